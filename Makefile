@@ -1,0 +1,22 @@
+# Two commands: `make book` (set up + build the executed book) and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+
+.PHONY: setup book test clean
+setup: $(BIN)/python
+
+book: setup
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Open _build/html/index.html in your browser."
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build

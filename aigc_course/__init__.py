@@ -1,0 +1,77 @@
+"""aigc_course: the support package of the course "AIGC from Beginner to Practice".
+
+Start every notebook with::
+
+    import aigc_course as ac
+    ac.setup("01_deep_learning_essentials")
+
+which seeds everything, picks the device and prints the profile it runs in.
+Modules: ``config``, ``data``, ``models``, ``train`` (``fit``), ``metrics``,
+``plot``, ``check``, ``results``. Heavy libraries (TensorFlow, transformers,
+librosa) are imported only by the functions that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+from dataclasses import dataclass
+
+from . import check, config, results
+from .config import by_profile, data_dir, get_device, get_profile, seed_everything
+
+__version__ = "0.1.0"
+
+_LAZY = {"data", "models", "train", "metrics", "plot", "keras", "bench"}
+
+
+def __getattr__(name):  # import the bigger submodules on first use
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "fit":
+        return importlib.import_module(".train", __name__).fit
+    raise AttributeError(f"module 'aigc_course' has no attribute {name!r}")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What :func:`setup` chose: the profile, device, seed and data directory."""
+
+    notebook: str | None
+    profile: str
+    device: object
+    seed: int
+    data_dir: object
+
+
+def setup(notebook: str | None = None, seed: int | None = None, threads: int | None = None,
+          verbose: bool = True) -> Setup:
+    """Prepare a notebook run: seed everything, choose the device and print the setup.
+
+    Args:
+        notebook: the notebook's name (e.g. ``"08_gan_lab"``); its asserted metrics are
+            recorded under this name for the results appendix.
+        seed: overrides ``AIGC_SEED``.
+        threads: torch CPU threads (default: all cores, at most 8).
+    """
+    import torch
+
+    if notebook is not None:
+        results.set_notebook(notebook)
+        results.clear(notebook)
+    used_seed = seed_everything(seed)
+    config.set_threads(threads)
+    info = Setup(notebook, get_profile(), get_device(), used_seed, data_dir())
+    if verbose:
+        print(
+            f"aigc_course {__version__} | profile: {info.profile} | device: {info.device} | "
+            f"seed: {info.seed}\npython {platform.python_version()} | torch {torch.__version__} | "
+            f"threads: {torch.get_num_threads()} | data dir: {info.data_dir}"
+        )
+    return info
+
+
+__all__ = [
+    "setup", "Setup", "check", "config", "results", "by_profile", "data_dir", "get_device",
+    "get_profile", "seed_everything", "fit", *sorted(_LAZY),
+]

@@ -1,0 +1,12 @@
+"""Datasets for the course: bundled or generated offline, real downloads for the full profile.
+
+Every loader returns ready tensors (see :class:`TensorSplit` / :class:`Splits`).
+"""
+
+from .digits import IMAGE_SHAPE, NUM_CLASSES, Splits, TensorSplit, load_digits
+from .download import DownloadError, Remote, fetch
+
+__all__ = [
+    "IMAGE_SHAPE", "NUM_CLASSES", "Splits", "TensorSplit", "load_digits",
+    "DownloadError", "Remote", "fetch",
+]

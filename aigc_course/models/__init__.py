@@ -1,0 +1,5 @@
+"""The course's models: plain ``torch.nn.Module`` classes, one file per family."""
+
+from .classifier import DigitsCNN, digits_classifier, train_digits_classifier
+
+__all__ = ["DigitsCNN", "digits_classifier", "train_digits_classifier"]
