@@ -62,10 +62,14 @@ def frechet_distance(features_a, features_b) -> float:
     mu_b, cov_b = gaussian_stats(features_b)
     if mu_a.shape != mu_b.shape:
         raise ValueError(f"feature sizes differ: {mu_a.shape[0]} vs {mu_b.shape[0]}")
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(covmean).all():  # nearly singular: regularise slightly
-        eps = 1e-6 * np.eye(len(mu_a))
-        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    import warnings
+
+    with warnings.catch_warnings():  # singular covariances (e.g. dead ReLU features) are expected
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(covmean).all():  # nearly singular: regularise slightly
+            eps = 1e-6 * np.eye(len(mu_a))
+            covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
     covmean = covmean.real
     diff = mu_a - mu_b
     value = diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean)
