@@ -1,0 +1,206 @@
+"""Check the built website in real headless Chromium, page by page, as a reader would.
+
+Usage: python .ci/check_site.py _build/html [--screenshots _build/screenshots]
+
+For every HTML page listed in the book's navigation it checks that:
+  - the page loads without JavaScript console errors (severe);
+  - every <img> has loaded with a non-zero size;
+  - maths is typeset by MathJax (no raw $$ or \\( left in the text);
+  - every <audio> element has a source that loads;
+  - internal links point to existing files and anchors;
+  - notebook pages have launch (Colab/Binder) and download buttons;
+  - exercise solutions are hidden (collapsed) until clicked, and open when clicked;
+and that the search page finds results. A screenshot of each page (plus a mobile-width one)
+goes under --screenshots. Exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from bs4 import BeautifulSoup
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+
+def make_driver(width: int = 1280, height: int = 900) -> webdriver.Chrome:
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--allow-file-access-from-files",
+                 f"--window-size={width},{height}", "--autoplay-policy=no-user-gesture-required"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+
+
+def internal_link_problems(html_root: Path, page: Path, soup: BeautifulSoup, ids_cache: dict) -> list[str]:
+    problems = []
+    for a in soup.find_all("a", href=True):
+        href = a["href"]
+        if href.startswith(("http://", "https://", "mailto:", "javascript:", "data:")):
+            continue
+        parsed = urlparse(href)
+        target = page if not parsed.path else (page.parent / unquote(parsed.path)).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            problems.append(f"broken link {href!r}")
+            continue
+        if parsed.fragment and target.suffix == ".html":
+            if target not in ids_cache:
+                tsoup = BeautifulSoup(target.read_text(encoding="utf-8"), "html.parser")
+                ids_cache[target] = {t.get("id") for t in tsoup.find_all(id=True)} | {
+                    t.get("name") for t in tsoup.find_all("a", attrs={"name": True})}
+            if unquote(parsed.fragment) not in ids_cache[target]:
+                problems.append(f"missing anchor {href!r}")
+    return problems
+
+
+def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict) -> tuple[list[str], dict]:
+    problems: list[str] = []
+    driver.get_log("browser")  # clear
+    driver.get(page.as_uri())
+    # wait for MathJax (if the page has maths) to finish typesetting
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        state = driver.execute_script(
+            "return document.readyState === 'complete' && (!window.MathJax || !MathJax.startup || "
+            "!MathJax.startup.promise ? true : (window.__mjdone === true));")
+        if state:
+            break
+        driver.execute_script(
+            "if (window.MathJax && MathJax.startup && MathJax.startup.promise && !window.__mjwait) {"
+            " window.__mjwait = true; MathJax.startup.promise.then(() => { window.__mjdone = true; }); }")
+        time.sleep(0.2)
+    soup = BeautifulSoup(driver.page_source, "html.parser")
+    info: dict = {}
+
+    for entry in driver.get_log("browser"):
+        if entry.get("level") == "SEVERE":
+            problems.append(f"console error: {entry.get('message', '')[:200]}")
+
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.currentSrc || i.src, i.complete, i.naturalWidth]);")
+    info["images"] = len(images)
+    for src, complete, width in images:
+        if not complete or not width:
+            problems.append(f"image not loaded: {src[:100]}")
+
+    article = soup.select_one("article") or soup
+    text = article.get_text(" ")
+    raw_math = re.findall(r"\$\$|\\\(|\\\[|\\begin\{", text)
+    info["math"] = len(soup.select("mjx-container"))
+    if raw_math:
+        problems.append(f"raw TeX left in the page ({len(raw_math)} places): MathJax did not render it")
+
+    audio = driver.execute_script(
+        "return Array.from(document.querySelectorAll('audio')).map(a => [a.currentSrc || "
+        "(a.querySelector('source') || {}).src || '', a.readyState, a.error ? a.error.code : 0]);")
+    info["audio"] = len(audio)
+    for src, ready, err in audio:
+        if err or ready < 1 or not src:
+            problems.append(f"audio not loadable (readyState {ready}, error {err}): {src[:60]}")
+
+    problems += internal_link_problems(html_root, page, soup, ids_cache)
+
+    rel = page.relative_to(html_root).as_posix()
+    if rel.startswith("notebooks/"):
+        html = driver.page_source
+        if "colab.research.google.com" not in html or "mybinder.org" not in html:
+            problems.append("launch buttons (Colab, Binder) missing")
+        if not re.search(r"\.ipynb", html) or "download" not in html.lower():
+            problems.append("download button missing")
+        if not soup.select(".cell_output"):
+            problems.append("no executed outputs on a notebook page")
+
+    solutions = driver.find_elements(By.CSS_SELECTOR, "details.solution, details.dropdown")
+    info["solutions"] = len(solutions)
+    for det in solutions[:3]:
+        if det.get_attribute("open") is not None:
+            problems.append("a solution is shown open by default")
+            break
+        summary = det.find_element(By.TAG_NAME, "summary")
+        driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", summary)
+        if det.get_attribute("open") is None:
+            problems.append("a solution does not open when clicked")
+        break
+
+    shots.mkdir(parents=True, exist_ok=True)
+    name = rel.replace("/", "__").replace(".html", ".png")
+    driver.save_screenshot(str(shots / name))
+    return problems, info
+
+
+def pages_in_order(html_root: Path) -> list[Path]:
+    index = html_root / "index.html"
+    first = html_root / (BeautifulSoup(index.read_text(), "html.parser").find("meta", attrs={"http-equiv": "Refresh"}) or {}).get(
+        "content", "0; url=book/intro.html").split("url=")[-1]
+    soup = BeautifulSoup(first.read_text(encoding="utf-8"), "html.parser")
+    pages = [first]
+    for a in soup.select("nav.bd-docs-nav a.reference.internal, .bd-sidebar a.reference.internal"):
+        target = (first.parent / unquote(urlparse(a["href"]).path)).resolve()
+        if target.suffix == ".html" and target not in pages:
+            pages.append(target)
+    return pages
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("html", type=Path)
+    parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"))
+    args = parser.parse_args()
+    html_root = args.html.resolve()
+    pages = pages_in_order(html_root)
+    driver = make_driver()
+    failures = 0
+    ids_cache: dict = {}
+    report = {}
+    try:
+        for page in pages:
+            problems, info = check_page(driver, html_root, page, args.screenshots, ids_cache)
+            rel = page.relative_to(html_root).as_posix()
+            report[rel] = {"problems": problems, **info}
+            status = "ok" if not problems else "FAIL"
+            print(f"[{status}] {rel}: {info.get('images', 0)} images, {info.get('math', 0)} maths, "
+                  f"{info.get('audio', 0)} audio, {info.get('solutions', 0)} solutions")
+            for p in problems:
+                print(f"    - {p}")
+            failures += bool(problems)
+        # search works (Sphinx's client-side search)
+        driver.get((html_root / "search.html").as_uri() + "?q=gradient")
+        deadline = time.time() + 20
+        hits = 0
+        while time.time() < deadline and not hits:
+            hits = len(driver.find_elements(By.CSS_SELECTOR, "#search-results li, ul.search li"))
+            time.sleep(0.3)
+        print(f"[{'ok' if hits else 'FAIL'}] search for 'gradient': {hits} results")
+        failures += not hits
+        report["search"] = {"hits": hits}
+    finally:
+        driver.quit()
+    # one chapter at phone width
+    mobile = make_driver(390, 844)
+    try:
+        chapter = next((p for p in pages if "01_deep_learning" in p.name), pages[0])
+        mobile.get(chapter.as_uri())
+        time.sleep(2)
+        mobile.save_screenshot(str(args.screenshots / "mobile__chapter.png"))
+    finally:
+        mobile.quit()
+    (args.screenshots / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"{len(pages)} pages checked, {failures} with problems; screenshots in {args.screenshots}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

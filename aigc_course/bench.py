@@ -1,0 +1,231 @@
+"""Benchmarks: ``python -m aigc_course.bench trainer | notebooks``.
+
+``trainer``
+    Times the course's :func:`~aigc_course.train.fit` against a hand-written
+    loop on the same model, data and batch order, alternating runs, and prints
+    the ratio of their median times (≈ 1.0: ``fit`` costs nothing extra).
+
+``notebooks``
+    Executes every notebook (or the ones named) in the chosen profile, each in
+    a fresh kernel, and records its wall time, peak memory, the device and the
+    metrics the notebook asserted (read from the JSON each notebook writes
+    through ``aigc_course.check.outcome``). Writes ``book/results/<tag>.json``
+    and ``book/results/<tag>.md``, which the appendix "What to expect on your
+    hardware" shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- trainer
+def _hand_written_loop(model, x, y, epochs, batch_size, seed):
+    """The loop a learner writes by hand: the same batches as ``fit`` (same shuffle seed)."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator()
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=gen)
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        gen.manual_seed(seed * 100_003 + epoch)
+        for xb, yb in loader:
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+def bench_trainer(epochs: int = 10, repeats: int = 5) -> dict:
+    """Median time of ``fit`` vs a hand-written loop (DigitsCNN on the digits, CPU)."""
+    import torch
+
+    from .data import load_digits
+    from .models import DigitsCNN
+    from .train import fit
+
+    torch.set_num_threads(min(8, os.cpu_count() or 1))
+    digits = load_digits()
+    x, y = digits.train.x, digits.train.y
+    times = {"fit": [], "hand-written": []}
+    for r in range(repeats + 1):  # the first round warms up and is not counted
+        for name in ("hand-written", "fit") if r % 2 else ("fit", "hand-written"):
+            torch.manual_seed(0)
+            model = DigitsCNN()
+            start = time.perf_counter()
+            if name == "fit":
+                h = fit(model, (x, y), optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+                        epochs=epochs, batch_size=64, device="cpu", progress=False)
+                losses = h["loss"]
+            else:
+                losses = _hand_written_loop(model, x, y, epochs, 64, seed=0)
+            if r:
+                times[name].append(time.perf_counter() - start)
+        if r == 0:
+            last_losses = losses
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    result = {
+        "epochs": epochs, "repeats": repeats, "steps": len(last_losses),
+        "fit_s": medians["fit"], "hand_written_s": medians["hand-written"],
+        "ratio": medians["fit"] / medians["hand-written"],
+    }
+    print(f"DigitsCNN, {epochs} epochs ({result['steps']} steps), median of {repeats} alternating runs:")
+    print(f"  hand-written loop {result['hand_written_s']:.3f} s | fit {result['fit_s']:.3f} s | "
+          f"ratio {result['ratio']:.3f}")
+    return result
+
+
+# --------------------------------------------------------------------------- notebooks
+_RUN_ONE = r"""
+import json, resource, sys, time
+import nbformat
+from nbclient import NotebookClient
+path, timeout = sys.argv[1], int(sys.argv[2])
+nb = nbformat.read(path, as_version=4)
+start = time.perf_counter()
+error = None
+try:
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}}).execute()
+except Exception as exc:
+    error = f"{type(exc).__name__}: {str(exc)[-500:]}"
+seconds = time.perf_counter() - start
+peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "error": error}))
+"""
+
+
+def _device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU cores ({cpu})"
+
+
+def bench_notebooks(names: list[str], profile: str, tag: str, timeout: int = 900) -> dict:
+    """Execute notebooks one by one; collect time, memory and recorded metrics."""
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if names:
+        notebooks = [p for p in notebooks if p.stem in names or p.name in names]
+        if not notebooks:
+            raise SystemExit(f"no notebook matches {names}")
+    results_dir = Path(tempfile.mkdtemp(prefix="aigc_results_"))
+    env = dict(os.environ, AIGC_PROFILE=profile, AIGC_RESULTS_DIR=str(results_dir), MPLBACKEND="Agg",
+               HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
+    rows = []
+    for nb in notebooks:
+        print(f"running {nb.name} ...", flush=True)
+        out = subprocess.run([sys.executable, "-c", _RUN_ONE, str(nb), str(timeout)], env=env,
+                             capture_output=True, text=True, cwd=ROOT)
+        try:
+            run = json.loads(out.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            run = {"seconds": None, "peak_mb": None, "error": out.stderr[-500:]}
+        recorded = {}
+        path = results_dir / f"{nb.stem}.json"
+        if path.exists():
+            recorded = json.loads(path.read_text())
+        metrics = {k: {kk: v[kk] for kk in ("value", "at_least", "at_most", "passed") if kk in v}
+                   for k, v in recorded.get("metrics", {}).items()}
+        row = {"notebook": nb.stem, **run, "device": recorded.get("device"), "metrics": metrics}
+        rows.append(row)
+        status = "ok" if not run["error"] else f"FAILED: {run['error'][:200]}"
+        print(f"  {run['seconds'] or 0:.1f} s, peak {run['peak_mb'] or 0:.0f} MB, {len(metrics)} metrics, {status}")
+    import torch
+
+    summary = {
+        "tag": tag, "profile": profile, "machine": _device_name(), "python": platform.python_version(),
+        "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"), "notebooks": rows,
+        "total_seconds": sum(r["seconds"] or 0 for r in rows),
+    }
+    return summary
+
+
+def _fmt_metric(name: str, m: dict) -> str:
+    rule = []
+    if m.get("at_least") is not None:
+        rule.append(f"≥ {m['at_least']:g}")
+    if m.get("at_most") is not None:
+        rule.append(f"≤ {m['at_most']:g}")
+    mark = "✅" if m.get("passed") else "❌"
+    return f"{mark} {name} = {m['value']:.4g} ({' and '.join(rule)})"
+
+
+def write_report(summary: dict, folder: Path) -> tuple[Path, Path]:
+    """Write ``<tag>.json`` and a Markdown table ``<tag>.md`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / f"{summary['tag']}.json"
+    json_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    lines = [
+        f"**Machine:** {summary['machine']} · **profile:** `{summary['profile']}` · Python "
+        f"{summary['python']} · torch {summary['torch']} · measured {summary['date']} · total "
+        f"{summary['total_seconds'] / 60:.1f} min",
+        "",
+        "| notebook | wall time (s) | peak memory (MB) | asserted metrics |",
+        "|---|---:|---:|---|",
+    ]
+    for r in summary["notebooks"]:
+        metrics = "<br>".join(_fmt_metric(k, m) for k, m in r["metrics"].items()) or "—"
+        if r.get("error"):
+            metrics = f"**failed**: {r['error'][:120]}"
+        secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else "—"
+        mem = f"{r['peak_mb']:.0f}" if r["peak_mb"] is not None else "—"
+        lines.append(f"| `{r['notebook']}` | {secs} | {mem} | {metrics} |")
+    md_path = folder / f"{summary['tag']}.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    return json_path, md_path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aigc_course.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("trainer", help="fit vs a hand-written loop")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--repeats", type=int, default=5)
+    n = sub.add_parser("notebooks", help="execute notebooks, record time, memory and metrics")
+    n.add_argument("names", nargs="*", help="notebook names (default: all)")
+    n.add_argument("--profile", choices=("fast", "full"), default="fast")
+    n.add_argument("--tag", default=None, help="results file name (default: <profile>-cpu or -gpu)")
+    n.add_argument("--out", default=str(ROOT / "book" / "results"))
+    n.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    args = parser.parse_args(argv)
+    if args.what == "trainer":
+        result = bench_trainer(args.epochs, args.repeats)
+        return 0 if result["ratio"] <= 1.05 else 1
+    import torch
+
+    tag = args.tag or f"{args.profile}-{'gpu' if torch.cuda.is_available() else 'cpu'}"
+    summary = bench_notebooks(args.names, args.profile, tag, args.timeout)
+    json_path, md_path = write_report(summary, Path(args.out))
+    print(f"wrote {json_path} and {md_path}")
+    return 0 if all(not r["error"] for r in summary["notebooks"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
