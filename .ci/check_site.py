@@ -123,17 +123,21 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
         if not soup.select(".cell_output"):
             problems.append("no executed outputs on a notebook page")
 
-    solutions = driver.find_elements(By.CSS_SELECTOR, "details.solution, details.dropdown")
+    solutions = driver.find_elements(By.CSS_SELECTOR, ".solution.dropdown")
     info["solutions"] = len(solutions)
-    for det in solutions[:3]:
-        if det.get_attribute("open") is not None:
-            problems.append("a solution is shown open by default")
-            break
-        summary = det.find_element(By.TAG_NAME, "summary")
-        driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", summary)
-        if det.get_attribute("open") is None:
-            problems.append("a solution does not open when clicked")
-        break
+    if solutions:  # hidden until the reader clicks, then shown
+        sol = solutions[0]
+        body = sol.find_elements(By.CSS_SELECTOR, ":scope > :not(.admonition-title):not(button)")
+        if body and body[0].is_displayed():
+            problems.append("a solution is shown by default (it should be hidden)")
+        button = sol.find_elements(By.CSS_SELECTOR, "button.toggle-button")
+        if not button:
+            problems.append("a solution has no toggle button")
+        else:
+            driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", button[0])
+            time.sleep(0.3)
+            if body and not body[0].is_displayed():
+                problems.append("a solution does not open when its button is clicked")
 
     shots.mkdir(parents=True, exist_ok=True)
     name = rel.replace("/", "__").replace(".html", ".png")

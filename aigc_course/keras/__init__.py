@@ -5,6 +5,11 @@ Import the submodules directly, e.g. ``from aigc_course.keras import digits_cnn`
 
 from __future__ import annotations
 
+import os
+
+# Keep TensorFlow's C++ start-up messages out of the notebooks (set before TF is imported).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 
 def digits_cnn(channels: int = 32, dropout: float = 0.25):
     """The Keras twin of :class:`aigc_course.models.DigitsCNN`.
