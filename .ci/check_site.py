@@ -84,8 +84,13 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
         time.sleep(0.2)
     soup = BeautifulSoup(driver.page_source, "html.parser")
     info: dict = {}
+    rel = page.relative_to(html_root).as_posix()
 
     for entry in driver.get_log("browser"):
+        # pydata-sphinx-theme logs this once on a reader's very first visit (nothing is stored yet
+        # in localStorage); the page is unaffected, so it is not counted as an error.
+        if "Got invalid theme mode" in entry.get("message", ""):
+            continue
         if entry.get("level") == "SEVERE":
             problems.append(f"console error: {entry.get('message', '')[:200]}")
 
@@ -113,7 +118,6 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
 
     problems += internal_link_problems(html_root, page, soup, ids_cache)
 
-    rel = page.relative_to(html_root).as_posix()
     if rel.startswith("notebooks/"):
         html = driver.page_source
         if "colab.research.google.com" not in html or "mybinder.org" not in html:
@@ -122,6 +126,10 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
             problems.append("download button missing")
         if not soup.select(".cell_output"):
             problems.append("no executed outputs on a notebook page")
+
+    shots.mkdir(parents=True, exist_ok=True)
+    name = rel.replace("/", "__").replace(".html", ".png")
+    driver.save_screenshot(str(shots / name))
 
     solutions = driver.find_elements(By.CSS_SELECTOR, ".solution.dropdown")
     info["solutions"] = len(solutions)
@@ -139,9 +147,6 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
             if body and not body[0].is_displayed():
                 problems.append("a solution does not open when its button is clicked")
 
-    shots.mkdir(parents=True, exist_ok=True)
-    name = rel.replace("/", "__").replace(".html", ".png")
-    driver.save_screenshot(str(shots / name))
     return problems, info
 
 
