@@ -1,9 +1,59 @@
-"""pytest settings for the notebooks (run by nbval): always the fast profile."""
+"""pytest settings for the notebooks, which nbval executes (``--nbval-lax``, fast profile).
+
+Executing every notebook twice in CI, once for the tests and once for the book, would double
+the longest step. So each notebook that passes every cell here is stored, with the outputs
+this run produced, in the book's jupyter-cache (``_build/.jupyter_cache``); a following
+``jupyter-book build`` finds it there and does not run it again. A notebook that fails, or
+is changed afterwards, is simply executed by the book build.
+"""
 
 import os
+import time
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("AIGC_PROFILE", "fast")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+_runs: dict = {}  # notebook path -> {"outputs": {code cell index: outputs}, "failed": bool, "start": t}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if not hasattr(item, "test_outputs") or not hasattr(item, "cell_num"):
+        return  # not an nbval cell
+    run = _runs.setdefault(Path(str(item.fspath)), {"outputs": {}, "failed": False,
+                                                     "start": time.perf_counter()})
+    if report.when == "call":
+        run["outputs"][item.cell_num] = item.test_outputs or []
+        run["end"] = time.perf_counter()
+    if report.failed:
+        run["failed"] = True
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _runs:
+        return
+    try:
+        import nbformat
+        from jupyter_cache import get_cache
+        from jupyter_cache.base import CacheBundleIn
+    except ImportError:
+        return
+    cache = get_cache(str(Path(session.config.rootpath) / "_build" / ".jupyter_cache"))
+    for path, run in _runs.items():
+        nb = nbformat.read(str(path), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if run["failed"] or len(run["outputs"]) != len(code):
+            continue  # only complete, passing runs are reused
+        for i, cell in enumerate(code):
+            cell.outputs = [nbformat.from_dict(o) for o in run["outputs"][i]]
+            cell.execution_count = i + 1
+        seconds = run.get("end", run["start"]) - run["start"]
+        cache.cache_notebook_bundle(CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}),
+                                    check_validity=False, overwrite=True)
