@@ -22,7 +22,7 @@ from .config import by_profile, data_dir, get_device, get_profile, seed_everythi
 
 __version__ = "0.1.0"
 
-_LAZY = {"data", "models", "train", "metrics", "plot", "keras", "bench"}
+_LAZY = {"data", "models", "train", "metrics", "plot", "keras", "bench", "audio", "speech"}
 
 
 def __getattr__(name):  # import the bigger submodules on first use
@@ -30,6 +30,8 @@ def __getattr__(name):  # import the bigger submodules on first use
         return importlib.import_module(f".{name}", __name__)
     if name == "fit":
         return importlib.import_module(".train", __name__).fit
+    if name == "speak":  # text-to-speech with the course's trained model (chapter 12)
+        return importlib.import_module(".speech.speak", __name__).speak
     raise AttributeError(f"module 'aigc_course' has no attribute {name!r}")
 
 
@@ -73,5 +75,5 @@ def setup(notebook: str | None = None, seed: int | None = None, threads: int | N
 
 __all__ = [
     "setup", "Setup", "check", "config", "results", "by_profile", "data_dir", "get_device",
-    "get_profile", "seed_everything", "fit", *sorted(_LAZY),
+    "get_profile", "seed_everything", "fit", "speak", *sorted(_LAZY),
 ]

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("AIGC_PROFILE", "fast")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Leave matplotlib's backend to the kernel (inline): with MPLBACKEND=Agg the executed notebooks
+# would have no figures, and the book reuses these outputs.
+os.environ.pop("MPLBACKEND", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

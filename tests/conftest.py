@@ -1,10 +1,9 @@
 """Shared test settings: every test gets its own data and results directories."""
 
-import os
-
+import matplotlib
 import pytest
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+matplotlib.use("Agg")  # no windows during tests (set here, not via MPLBACKEND, which kernels inherit)
 
 
 @pytest.fixture(autouse=True)
