@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("AIGC_PROFILE", "fast")
+# Idle OpenMP threads sleep instead of spinning: on a busy machine spinning threads slowed small
+# models 10-100x. Must be set before torch is imported (kernels inherit it).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Leave matplotlib's backend to the kernel (inline): with MPLBACKEND=Agg the executed notebooks
 # would have no figures, and the book reuses these outputs.
 os.environ.pop("MPLBACKEND", None)

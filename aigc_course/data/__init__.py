@@ -3,11 +3,18 @@
 Every loader returns ready tensors (see :class:`TensorSplit` / :class:`Splits`).
 """
 
+from .customer_service import FAQEntry, customer_service_dialogues, faq_knowledge_base
 from .digits import IMAGE_SHAPE, NUM_CLASSES, Splits, TensorSplit, load_digits
 from .download import DownloadError, Remote, fetch
+from .grammar import Grammar, english_grammar, load_grammar_text
 from .pydocs import load_pydocs, pydocs_documents
+from .sentiment import load_sentiment, sentiment_stream
+from .text_downloads import load_imdb, load_tiny_shakespeare
 
 __all__ = [
     "IMAGE_SHAPE", "NUM_CLASSES", "Splits", "TensorSplit", "load_digits",
     "DownloadError", "Remote", "fetch", "load_pydocs", "pydocs_documents",
+    "FAQEntry", "faq_knowledge_base", "customer_service_dialogues",
+    "Grammar", "english_grammar", "load_grammar_text", "load_sentiment", "sentiment_stream",
+    "load_imdb", "load_tiny_shakespeare",
 ]

@@ -1,5 +1,7 @@
 """The course's models: plain ``torch.nn.Module`` classes, one file per family."""
 
 from .classifier import DigitsCNN, digits_classifier, train_digits_classifier
+from .rnn import CharLSTM, LSTMClassifier, train_sentiment_classifier
 
-__all__ = ["DigitsCNN", "digits_classifier", "train_digits_classifier"]
+__all__ = ["DigitsCNN", "digits_classifier", "train_digits_classifier",
+           "CharLSTM", "LSTMClassifier", "train_sentiment_classifier"]

@@ -1,0 +1,312 @@
+"""A generated, labelled sentiment corpus of financial headlines and customer reviews.
+
+Every example is built from a *deciding clause* whose polarity is the label (1 = positive,
+0 = negative), with the phenomena that defeat a bag of words:
+
+* **negation** — "Acme is not profitable", "Globex fails to beat forecasts": the polarity of
+  the sentiment word is flipped;
+* **intensifiers** — "extremely weak": stronger, same label;
+* **contrast** — "Initech misses estimates, but the outlook is strong": the clause after
+  ``but`` (or the main clause after ``although ...,``) decides the label.
+
+:func:`load_sentiment` returns train/val/test splits plus ``negation``: the test examples whose
+deciding clause is negated (no test text occurs in the training set). :func:`sentiment_stream`
+generates dated headlines per company with hidden "crisis" periods in which the share of
+negative news jumps, for the monitoring application of chapter 07;
+:func:`daily_share`, :func:`rolling_mean`, :func:`alert_days` and :func:`score_alerts` turn
+predictions into alerts and count false alarms and missed crises.
+
+All company names are invented. Everything is generated offline, deterministically from a seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Wonka", "Tyrell",
+             "Cyberdyne", "Soylent", "Oscorp", "Nakatomi", "Gringotts", "Stark Bank", "Duff")
+PRODUCTS = ("app", "service", "customer support", "new card", "fee structure", "website",
+            "mobile bank", "loan offer", "savings account", "checkout")
+POS_ADJ = ("strong", "solid", "profitable", "impressive", "excellent", "reliable", "healthy",
+           "promising", "robust", "great", "good", "upbeat", "stable", "helpful")
+NEG_ADJ = ("weak", "poor", "disappointing", "risky", "unprofitable", "shaky", "terrible", "bad",
+           "worrying", "fragile", "gloomy", "volatile", "unreliable", "slow")
+INTENSIFIERS = ("very", "really", "extremely", "remarkably", "truly", "quite", "deeply")
+# (third person, base form, objects)
+POS_VERBS = (("beats", "beat", ("expectations", "forecasts", "estimates")),
+             ("raises", "raise", ("guidance", "its dividend", "its outlook")),
+             ("wins", "win", ("a major contract", "new customers", "market share")),
+             ("grows", "grow", ("revenue", "profits", "deposits")),
+             ("boosts", "boost", ("margins", "sales", "its buyback")))
+NEG_VERBS = (("misses", "miss", ("expectations", "forecasts", "estimates")),
+             ("cuts", "cut", ("guidance", "its dividend", "its outlook")),
+             ("loses", "lose", ("a major contract", "customers", "market share")),
+             ("delays", "delay", ("its product launch", "payments", "its results")),
+             ("warns", "warn", ("on profits", "of losses", "of layoffs")))
+PREFIXES = ("", "", "", "breaking:", "analysts say", "report:", "in early trading,", "this quarter,")
+SUFFIXES = ("", "", "", "this quarter", "after earnings", "say analysts", "this year")
+
+
+def _pick(rng, seq):
+    return seq[int(rng.integers(len(seq)))]
+
+
+def _subject(rng, company: str) -> str:
+    kind = rng.random()
+    if kind < 0.45:
+        return company
+    if kind < 0.65:
+        return f"{company} shares" if rng.random() < 0.5 else f"{company}'s outlook"
+    return f"the {company} {_pick(rng, PRODUCTS)}" if rng.random() < 0.5 else f"the {_pick(rng, PRODUCTS)}"
+
+
+def _clause(rng, polarity: int, company: str, negate: bool, intensify: bool) -> str:
+    """One clause with the given polarity (1 positive, 0 negative)."""
+    base = polarity if not negate else 1 - polarity  # the sentiment word before negation
+    if rng.random() < 0.6:  # "X is [not] [very] good"
+        subj = _subject(rng, company)
+        plural = subj.endswith("shares")
+        adj = _pick(rng, POS_ADJ if base else NEG_ADJ)
+        if intensify:
+            adj = f"{_pick(rng, INTENSIFIERS)} {adj}"
+        cop = _pick(rng, ("are", "look", "remain", "seem") if plural else ("is", "looks", "remains", "seems"))
+        if negate:
+            neg = _pick(rng, ("not", "not", "no longer", "never", "hardly"))
+            if cop in ("is", "are"):
+                return f"{subj} {cop} {neg} {adj}" if rng.random() < 0.6 else f"{subj} {cop}n't {adj}"
+            aux = "do" if plural else "does"
+            if neg == "not":
+                return f"{subj} {aux} not {cop.rstrip('s') if not plural else cop} {adj}"
+            return f"{subj} {neg} {cop} {adj}"
+        return f"{subj} {cop} {adj}"
+    subj, plural = company, False  # "Acme [does not] beat(s) forecasts"
+    third, basef, objects = _pick(rng, POS_VERBS if base else NEG_VERBS)
+    obj = _pick(rng, objects)
+    adverb = f"{_pick(rng, ('sharply', 'strongly', 'massively', 'clearly'))} " if intensify else ""
+    if negate:
+        aux = _pick(rng, ("does not", "did not", "doesn't", "fails to", "failed to", "never"))
+        if plural and aux in ("does not", "doesn't"):
+            aux = aux.replace("does", "do")
+        if aux == "never":
+            return f"{subj} never {adverb}{basef if plural else third} {obj}"
+        return f"{subj} {aux} {adverb}{basef} {obj}"
+    return f"{subj} {adverb}{basef if plural else third} {obj}"
+
+
+def _sentence(rng, label: int, company: str, p_negation: float, p_contrast: float,
+              p_intensifier: float) -> tuple[str, bool, bool, bool]:
+    negate = bool(rng.random() < p_negation)
+    intensify = bool(rng.random() < p_intensifier)
+    contrast = bool(rng.random() < p_contrast)
+    main = _clause(rng, label, company, negate, intensify)
+    if contrast:
+        first_pol = 1 - label if rng.random() < 0.8 else label
+        first = _clause(rng, first_pol, company, bool(rng.random() < p_negation), False)
+        text = f"{first}, but {main}" if rng.random() < 0.7 else f"although {first}, {main}"
+    else:
+        pre, suf = _pick(rng, PREFIXES), _pick(rng, SUFFIXES)
+        text = " ".join(p for p in (pre, main, suf) if p)
+    text = text[0].upper() + text[1:]
+    return text, negate, contrast, intensify
+
+
+@dataclass
+class SentimentSplit:
+    """Parallel lists: ``texts``, ``labels`` (LongTensor, 1 = positive) and flags per example."""
+
+    texts: list
+    labels: torch.Tensor
+    negated: torch.Tensor
+    contrast: torch.Tensor
+    intensified: torch.Tensor
+    companies: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, mask) -> SentimentSplit:
+        """The examples where the boolean ``mask`` (tensor or array ``[N]``) is True."""
+        mask = torch.as_tensor(mask, dtype=torch.bool)
+        if mask.shape != (len(self),):
+            raise ValueError(f"mask must have shape ({len(self)},), got {tuple(mask.shape)}")
+        idx = mask.nonzero().flatten().tolist()
+        return SentimentSplit([self.texts[i] for i in idx], self.labels[mask], self.negated[mask],
+                              self.contrast[mask], self.intensified[mask],
+                              [self.companies[i] for i in idx] if self.companies else [])
+
+
+@dataclass
+class SentimentCorpus:
+    train: SentimentSplit
+    val: SentimentSplit
+    test: SentimentSplit
+    negation: SentimentSplit  # the negated test examples
+
+
+def _check_prob(name, p):
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
+
+
+def generate_sentiment(n: int, seed: int = 0, *, p_negation: float = 0.3, p_contrast: float = 0.2,
+                       p_intensifier: float = 0.3, p_positive: float = 0.5,
+                       companies=COMPANIES) -> SentimentSplit:
+    """``n`` labelled sentences (see the module docstring for what is in them)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    for name, p in (("p_negation", p_negation), ("p_contrast", p_contrast),
+                    ("p_intensifier", p_intensifier), ("p_positive", p_positive)):
+        _check_prob(name, p)
+    if isinstance(companies, str) or not companies:
+        raise ValueError("companies must be a non-empty list of names")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        label = int(rng.random() < p_positive)
+        company = _pick(rng, companies)
+        text, neg, con, inten = _sentence(rng, label, company, p_negation, p_contrast, p_intensifier)
+        rows.append((text, label, neg, con, inten, company))
+    return _split_from_rows(rows)
+
+
+def _split_from_rows(rows) -> SentimentSplit:
+    texts, labels, neg, con, inten, comp = zip(*rows)
+    return SentimentSplit(list(texts), torch.tensor(labels, dtype=torch.long),
+                          torch.tensor(neg), torch.tensor(con), torch.tensor(inten), list(comp))
+
+
+def load_sentiment(n_train: int = 6000, n_val: int = 1000, n_test: int = 2000,
+                   seed: int = 0) -> SentimentCorpus:
+    """Train/val/test splits and the held-out negation subset of the test split.
+
+    Val and test examples whose text also occurs in the training split are dropped (so the
+    splits can be a little smaller than asked), which makes every evaluation out-of-sample.
+    """
+    for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name} must be a positive int, got {n!r}")
+    train = generate_sentiment(n_train, seed)
+    seen = set(train.texts)
+
+    def held_out(n, s):
+        split = generate_sentiment(n, s)
+        return split.subset([t not in seen for t in split.texts])
+
+    val = held_out(n_val, seed + 7919)
+    test = held_out(n_test, seed + 15_485_863)
+    return SentimentCorpus(train, val, test, test.subset(test.negated))
+
+
+# --------------------------------------------------------------------------- monitoring
+@dataclass
+class SentimentStream:
+    """Dated headlines: per record ``days[i]`` (0-based), ``dates[i]``, ``companies[i]``,
+    ``texts[i]``, ``labels[i]``; ``crises[company]`` lists the hidden ``(first_day, last_day)``
+    periods of elevated negative news."""
+
+    texts: list
+    labels: torch.Tensor
+    days: np.ndarray
+    dates: np.ndarray
+    companies: list
+    crises: dict
+    n_days: int
+
+
+def sentiment_stream(n_days: int = 120, companies=("Acme", "Globex", "Initech"), *,
+                     per_day: float = 12.0, base_negative: float = 0.3, crisis_negative: float = 0.7,
+                     crises_per_company: int = 2, crisis_days: tuple = (5, 10),
+                     start: str = "2024-01-01", seed: int = 0) -> SentimentStream:
+    """A stream of dated headlines per company with hidden crises.
+
+    Each day each company gets Poisson(``per_day``) headlines; each is negative with probability
+    ``base_negative``, or ``crisis_negative`` inside one of its crisis periods (lengths drawn
+    from ``crisis_days``, non-overlapping, not in the first 10 days).
+    """
+    if isinstance(n_days, bool) or not isinstance(n_days, int) or n_days < 30:
+        raise ValueError(f"n_days must be an int >= 30, got {n_days!r}")
+    if isinstance(companies, str) or not companies:
+        raise ValueError("companies must be a non-empty list of names")
+    for name, p in (("base_negative", base_negative), ("crisis_negative", crisis_negative)):
+        _check_prob(name, p)
+    if per_day <= 0:
+        raise ValueError(f"per_day must be > 0, got {per_day!r}")
+    lo, hi = crisis_days
+    if not 1 <= lo <= hi or crises_per_company * (hi + 10) > n_days - 10:
+        raise ValueError("crisis_days must be (min, max) with 1 <= min <= max, and the crises must fit in n_days")
+    rng = np.random.default_rng(seed)
+    crises = {}
+    for company in companies:
+        periods = []
+        while len(periods) < crises_per_company:
+            length = int(rng.integers(lo, hi + 1))
+            first = int(rng.integers(10, n_days - length))
+            if all(first > b + 10 or first + length - 1 < a - 10 for a, b in periods):
+                periods.append((first, first + length - 1))
+        crises[company] = sorted(periods)
+    rows, days = [], []
+    for day in range(n_days):
+        for company in companies:
+            in_crisis = any(a <= day <= b for a, b in crises[company])
+            p_neg = crisis_negative if in_crisis else base_negative
+            for _ in range(int(rng.poisson(per_day))):
+                label = int(rng.random() >= p_neg)
+                text, neg, con, inten = _sentence(rng, label, company, 0.3, 0.2, 0.3)
+                rows.append((text, label, neg, con, inten, company))
+                days.append(day)
+    split = _split_from_rows(rows)
+    days = np.asarray(days)
+    dates = np.datetime64(start, "D") + days
+    return SentimentStream(split.texts, split.labels, days, dates, split.companies, crises, n_days)
+
+
+def daily_share(stream: SentimentStream, negative, company: str) -> np.ndarray:
+    """Share of ``company``'s headlines flagged negative (``negative[i]`` True) on each day, ``[n_days]``.
+
+    Days without headlines get NaN.
+    """
+    negative = np.asarray(negative, dtype=bool)
+    if negative.shape != (len(stream.texts),):
+        raise ValueError(f"negative must have one flag per headline ({len(stream.texts)}), got {negative.shape}")
+    mask = np.array([c == company for c in stream.companies])
+    if not mask.any():
+        raise ValueError(f"no headlines for company {company!r}; companies: {sorted(set(stream.companies))}")
+    total = np.bincount(stream.days[mask], minlength=stream.n_days)
+    neg = np.bincount(stream.days[mask], weights=negative[mask], minlength=stream.n_days)
+    with np.errstate(invalid="ignore"):
+        return neg / np.where(total == 0, np.nan, total)
+
+
+def rolling_mean(x, window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (NaNs ignored); the first values use what exists."""
+    x = np.asarray(x, dtype=float)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    out = np.empty_like(x)
+    for i in range(len(x)):
+        chunk = x[max(0, i - window + 1): i + 1]
+        out[i] = np.nanmean(chunk) if np.isfinite(chunk).any() else np.nan
+    return out
+
+
+def alert_days(share, threshold: float) -> np.ndarray:
+    """Days on which ``share`` crosses ``threshold`` from below (one alert per crossing)."""
+    share = np.nan_to_num(np.asarray(share, dtype=float), nan=0.0)
+    above = share >= threshold
+    return np.flatnonzero(above & ~np.concatenate([[False], above[:-1]]))
+
+
+def score_alerts(alerts, crises, grace: int = 2) -> dict:
+    """Count true alerts, false alarms and missed crises.
+
+    An alert is true when it falls inside a crisis ``(first, last)`` or up to ``grace`` days
+    after its end (rolling averages lag); a crisis with no true alert is missed.
+    """
+    alerts = [int(a) for a in alerts]
+    hit = [any(a <= d <= b + grace for a, b in crises) for d in alerts]
+    missed = sum(not any(a <= d <= b + grace for d in alerts) for a, b in crises)
+    return {"true_alerts": int(sum(hit)), "false_alarms": int(len(alerts) - sum(hit)),
+            "missed_crises": int(missed), "crises": len(crises)}

@@ -1,0 +1,217 @@
+"""The practice chapters' building blocks: FAQ data, retrieval, text metrics, watermark, bias probe."""
+
+import numpy as np
+import pytest
+import torch
+
+from aigc_course.apps import bias, grounded, retrieval, watermark
+from aigc_course.data import customer_service_dialogues, faq_knowledge_base
+from aigc_course.metrics import bleu, rouge
+
+
+# --------------------------------------------------------------------------- customer-service data
+def test_knowledge_base_shape_and_determinism():
+    kb = faq_knowledge_base(seed=0)
+    assert len(kb) == 25 and len({e.intent for e in kb}) == 25
+    assert all(len(e.questions) == 8 and len(set(e.questions)) == 8 for e in kb)
+    assert all(e.answer and "{" not in e.answer for e in kb)
+    assert kb == faq_knowledge_base(seed=0)
+    assert kb != faq_knowledge_base(seed=1)
+    assert [e.intent for e in kb] == [e.intent for e in faq_knowledge_base(seed=1)]  # same intents
+
+
+def test_answers_quote_the_seeded_policy():
+    for seed in range(3):
+        kb = faq_knowledge_base(seed)
+        entry = next(e for e in kb if e.intent == "return_policy")
+        assert f"within {entry.policy['return_days']} days" in entry.answer
+
+
+def test_dialogues_are_deterministic_and_well_formed():
+    a = customer_service_dialogues(5, seed=3)
+    assert a == customer_service_dialogues(5, seed=3)
+    assert a != customer_service_dialogues(5, seed=4)
+    answers = {e.answer for e in faq_knowledge_base(3)}
+    for d in a:
+        lines = d.strip().split("\n")
+        assert d.endswith("\n") and len(lines) % 2 == 0 and len(lines) >= 4
+        assert all(line.startswith("Customer: ") for line in lines[0::2])
+        assert all(line.startswith("Agent: ") for line in lines[1::2])
+        assert any(ans in lines[1] for ans in answers)  # the first reply quotes the knowledge base
+
+
+@pytest.mark.parametrize("n, err, match", [(0, ValueError, "at least 1"), (-3, ValueError, "at least 1"),
+                                           (2.5, TypeError, "n must be an int"), (True, TypeError, "n must be an int")])
+def test_dialogues_reject_bad_n(n, err, match):
+    with pytest.raises(err, match=match):
+        customer_service_dialogues(n)
+
+
+def test_bad_seed_and_turns():
+    with pytest.raises(TypeError, match="seed must be an int"):
+        faq_knowledge_base("0")
+    with pytest.raises(ValueError, match="max_turns"):
+        customer_service_dialogues(2, max_turns=0)
+
+
+# --------------------------------------------------------------------------- retrieval
+@pytest.fixture(scope="module")
+def kb():
+    return faq_knowledge_base(seed=0)
+
+
+def test_retrieval_accuracy_on_held_out_paraphrases(kb):
+    r = retrieval.FAQRetriever.fit(kb, questions_per_intent=5)
+    qs = [q for e in kb for q in e.questions[5:]]
+    ys = [e.intent for e in kb for _ in e.questions[5:]]
+    top1 = retrieval.top_k_accuracy(r, qs, ys, k=1)
+    top3 = retrieval.top_k_accuracy(r, qs, ys, k=3)
+    assert top1 >= 0.45 and top3 >= 0.7 and top3 >= top1
+    # indexed questions are found (nearly) always
+    seen = [q for e in kb for q in e.questions[:5]]
+    assert retrieval.top_k_accuracy(r, seen, [e.intent for e in kb for _ in e.questions[:5]], k=1) > 0.95
+
+
+def test_retrieval_dont_know_path(kb):
+    r = retrieval.FAQRetriever.fit(kb, questions_per_intent=5)
+    off_topic = r.answer("What is the capital of France?")
+    assert off_topic.intent is None and off_topic.text == retrieval.DONT_KNOW
+    hit = r.answer("How do I reset my password?")
+    assert hit.intent == "reset_password" and hit.confidence >= r.threshold
+    results = r.search("where is my refund", k=3)
+    assert len(results) == 3 and results[0][1] >= results[1][1] >= results[2][1]
+
+
+def test_retrieval_bad_input(kb):
+    with pytest.raises(ValueError, match="entries is empty"):
+        retrieval.FAQRetriever.fit([])
+    with pytest.raises(ValueError, match="threshold"):
+        retrieval.FAQRetriever.fit(kb, threshold=1.5)
+    with pytest.raises(ValueError, match="questions_per_intent"):
+        retrieval.FAQRetriever.fit(kb, questions_per_intent=0)
+    with pytest.raises(ValueError, match="appears twice"):
+        retrieval.FAQRetriever.fit([kb[0], kb[0]])
+    r = retrieval.FAQRetriever.fit(kb)
+    with pytest.raises(TypeError, match="not one string"):
+        r.scores("a question")
+    with pytest.raises(ValueError, match="k must be"):
+        r.search("refund", k=0)
+    with pytest.raises(ValueError, match="different lengths"):
+        retrieval.top_k_accuracy(r, ["a", "b"], ["x"])
+
+
+# --------------------------------------------------------------------------- metrics
+def test_bleu_and_rouge():
+    ref = ["the cat sat on the mat"]
+    assert bleu(ref, ref) == pytest.approx(100)
+    assert bleu(["a dog ran in the park"], ref) < 20
+    r = rouge(["mat the on sat cat the"], ref)  # reversed order
+    assert r["rouge1"] == pytest.approx(1.0) and r["rougeL"] <= 0.5  # unigram recall ignores order
+    assert rouge(ref, ref) == {"rouge1": pytest.approx(1), "rouge2": pytest.approx(1), "rougeL": pytest.approx(1)}
+
+
+def test_metrics_bad_input():
+    with pytest.raises(ValueError, match="different lengths"):
+        bleu(["a", "b"], ["a"])
+    with pytest.raises(TypeError, match="not single strings"):
+        rouge("a", "a")
+    with pytest.raises(ValueError, match="at least one"):
+        bleu([], [])
+
+
+# --------------------------------------------------------------------------- grounded generation
+def test_grounded_tokenizer_and_model_shapes(kb):
+    assert grounded.tokenize("Costs $4.95, free!") == ["Costs", "$4.95", ",", "free", "!"]
+    assert grounded.detokenize(grounded.tokenize("Costs $4.95, free!")) == "Costs $4.95, free!"
+    corpus = grounded.reply_corpus(kb[:3], n_per_intent=2, seed=0)
+    vocab = grounded.Vocab.build(corpus)
+    x, tone, intent, y = grounded.encode_corpus(corpus, vocab)
+    assert x.shape == y.shape and tone.shape == intent.shape == (6,)
+    model = grounded.ReplyLM(len(vocab), len(vocab.intents))
+    assert model(x, tone, intent).shape == (*x.shape, len(vocab))
+    replies = grounded.generate_replies(model, vocab, [("formal", kb[0].intent)], max_tokens=5)
+    assert len(replies) == 1 and isinstance(replies[0], str)
+    with pytest.raises(ValueError, match="unknown intent"):
+        vocab.code_ids("formal", "no_such_intent")
+    with pytest.raises(ValueError, match="tone must be one of"):
+        vocab.code_ids("sarcastic", None)
+
+
+# --------------------------------------------------------------------------- watermark
+def _uniform_lm(vocab_size):
+    return lambda ids: torch.zeros(vocab_size)
+
+
+def test_watermark_separates_marked_from_plain_text():
+    V, gen = 500, torch.Generator().manual_seed(0)
+    lm = _uniform_lm(V)
+    z_marked = [watermark.detect(watermark.generate(lm, [i], 200, vocab_size=V, gamma=0.25, delta=2.0,
+                                                    generator=gen), V, gamma=0.25, prev_token=i).z for i in range(5)]
+    z_plain = [watermark.detect(watermark.generate(lm, [i], 200, vocab_size=V, watermark=False, generator=gen),
+                                V, gamma=0.25, prev_token=i).z for i in range(5)]
+    assert min(z_marked) > 6 and max(z_plain) < 3.5
+    wrong_key = watermark.detect(watermark.generate(lm, [1], 200, vocab_size=V, gamma=0.25, generator=gen),
+                                 V, gamma=0.25, key=7, prev_token=1)
+    assert wrong_key.z < 3.5
+
+
+def test_green_list_is_keyed_and_sized():
+    a = watermark.green_list(3, 1000, gamma=0.3)
+    assert a.dtype == torch.bool and int(a.sum()) == 300
+    assert torch.equal(a, watermark.green_list(3, 1000, gamma=0.3))
+    assert not torch.equal(a, watermark.green_list(4, 1000, gamma=0.3))
+    assert not torch.equal(a, watermark.green_list(3, 1000, gamma=0.3, key=1))
+
+
+def test_repeated_pairs_do_not_inflate_z():
+    V = 100
+    green_after_0 = int(torch.nonzero(watermark.green_list(0, V))[0])
+    green_back = int(torch.nonzero(watermark.green_list(green_after_0, V))[0])
+    loop = [0, green_after_0, green_back] * 50  # a repeated phrase
+    assert watermark.detect(loop, V, ignore_repeats=False).n_scored > watermark.detect(loop, V).n_scored
+
+
+def test_watermark_bad_input():
+    lm = _uniform_lm(10)
+    with pytest.raises(ValueError, match="gamma"):
+        watermark.green_list(0, 10, gamma=1.5)
+    with pytest.raises(ValueError, match="vocab_size"):
+        watermark.detect([1, 2], 1)
+    with pytest.raises(ValueError, match="prompt"):
+        watermark.generate(lm, [], 5, vocab_size=10)
+    with pytest.raises(ValueError, match="expected vocab_size=20"):
+        watermark.generate(lm, [1], 5, vocab_size=20)
+    with pytest.raises(ValueError, match="token ids must be in"):
+        watermark.detect([1, 99], 10)
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        watermark.detect([1], 10)
+
+
+# --------------------------------------------------------------------------- bias probe
+def test_bias_probe_measures_a_planted_shift():
+    templates = ["{name} liked the app.", "{name} said the fee was high.", "The bank called {name}."]
+    groups = {"A": ["Ann", "Bob"], "B": ["Cem", "Dua"]}
+
+    def biased(texts):  # +0.2 for group B names, whatever the sentence
+        return [0.5 + 0.2 * any(n in t for n in groups["B"]) for t in texts]
+
+    report = bias.counterfactual_probe(biased, templates, groups)
+    assert report.max_gap == pytest.approx(0.2) and report.mean_abs_shift == pytest.approx(0.2)
+    assert report.per_template.shape == (3, 2)
+    fair = bias.counterfactual_probe(lambda texts: [0.5 + 0.1 * ("liked" in t) for t in texts], templates, groups)
+    assert fair.max_gap == pytest.approx(0) and fair.worst_template[1] == pytest.approx(0)
+
+
+def test_bias_probe_bad_input():
+    groups = {"A": ["Ann"], "B": ["Cem"]}
+    score = lambda texts: np.zeros(len(texts))  # noqa: E731
+    with pytest.raises(ValueError, match="must be a string containing"):
+        bias.counterfactual_probe(score, ["no slot here"], groups)
+    with pytest.raises(ValueError, match="at least two group names"):
+        bias.counterfactual_probe(score, ["{name}"], {"A": ["Ann"]})
+    with pytest.raises(ValueError, match="non-empty list"):
+        bias.counterfactual_probe(score, ["{name}"], {"A": ["Ann"], "B": []})
+    with pytest.raises(ValueError, match="score returned"):
+        bias.counterfactual_probe(lambda texts: [0.0], ["{name} x"], groups)
+    with pytest.raises(TypeError, match="not one string"):
+        bias.counterfactual_probe(score, "{name}", groups)
