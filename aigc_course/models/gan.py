@@ -1,0 +1,356 @@
+"""Generative adversarial networks for the 8×8 digits (chapter 08).
+
+Models (plain ``nn.Module``\\ s):
+
+* :class:`MLPGenerator` / :class:`MLPDiscriminator` — fully connected, the original GAN.
+* :class:`DCGenerator` / :class:`DCDiscriminator` — convolutional (DCGAN) for ``[B, 1, 8, 8]``;
+  both take ``num_classes`` to become a *class-conditional* GAN (the generator adds a label
+  embedding to its noise, the discriminator uses a projection head).
+* :class:`GAN` — a container holding ``generator`` and ``discriminator``, so the course's
+  :func:`aigc_course.train.fit` can train it with ``optimizer={"g": ..., "d": ...}``.
+
+Step functions for ``fit`` (``step(model, batch, optimizers) -> logs``):
+
+* :func:`gan_step` — the standard GAN step: the discriminator is trained on a real batch
+  **and** a fake batch, then the generator is trained to fool it (non-saturating loss by
+  default; ``loss="saturating"`` gives the original minimax loss, for the failure demo).
+* :func:`wgan_gp_step` — the Wasserstein GAN with gradient penalty, one known fix.
+
+The other fix, spectral normalisation of the discriminator, is the ``spectral_norm=True``
+flag of the discriminators. Images are in [0, 1]: generators end with a sigmoid.
+Discriminators return raw logits ``[B]`` (no sigmoid: the losses use the stable
+``softplus`` / ``binary_cross_entropy_with_logits`` forms).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGE_SHAPE = (1, 8, 8)
+
+
+def _sn(layer: nn.Module, on: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(layer) if on else layer
+
+
+def _check_int(name: str, value, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int ≥ {low}, got {value!r}")
+
+
+def _check_images(x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"images must be a tensor, got {type(x).__name__}")
+    if x.dim() == 2 and x.shape[1] == 64:
+        x = x.view(-1, *IMAGE_SHAPE)
+    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
+        raise ValueError(f"expected images of shape [B, 1, 8, 8] (or [B, 64]), got {tuple(x.shape)}")
+    return x
+
+
+class _Labelled(nn.Module):
+    """Shared label handling for conditional models."""
+
+    num_classes: int | None
+
+    def _check_labels(self, labels, batch: int):
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError("this model is unconditional (num_classes=None): do not pass labels")
+            return None
+        if labels is None:
+            raise ValueError(f"this model is conditional on {self.num_classes} classes: pass labels [B]")
+        if labels.shape != (batch,) or labels.is_floating_point():
+            raise ValueError(f"labels must be integer class indices of shape [{batch}], got {tuple(labels.shape)}")
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"labels must be in 0..{self.num_classes - 1}")
+        return labels
+
+
+# --------------------------------------------------------------------------- MLP GAN
+class MLPGenerator(_Labelled):
+    """Noise ``[B, latent_dim]`` → images ``[B, 1, 8, 8]`` in (0, 1), two hidden layers."""
+
+    def __init__(self, latent_dim: int = 32, hidden: int = 256):
+        super().__init__()
+        _check_int("latent_dim", latent_dim)
+        _check_int("hidden", hidden)
+        self.latent_dim, self.num_classes = latent_dim, None
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 64), nn.Sigmoid(),
+        )
+
+    def forward(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected noise of shape [B, {self.latent_dim}], got {tuple(z.shape)}")
+        self._check_labels(labels, len(z))
+        return self.net(z).view(-1, *IMAGE_SHAPE)
+
+
+class MLPDiscriminator(_Labelled):
+    """Images ``[B, 1, 8, 8]`` → real/fake logits ``[B]``."""
+
+    def __init__(self, hidden: int = 256, spectral_norm: bool = False):
+        super().__init__()
+        _check_int("hidden", hidden)
+        self.num_classes = None
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            _sn(nn.Linear(64, hidden), spectral_norm), nn.LeakyReLU(0.2),
+            _sn(nn.Linear(hidden, hidden), spectral_norm), nn.LeakyReLU(0.2),
+            _sn(nn.Linear(hidden, 1), spectral_norm),
+        )
+
+    def forward(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        x = _check_images(x)
+        self._check_labels(labels, len(x))
+        return self.net(x).squeeze(1)
+
+
+# --------------------------------------------------------------------------- DCGAN
+class DCGenerator(_Labelled):
+    """DCGAN-style generator for 8×8 images: noise → ``[2C, 4, 4]`` → upsample → ``[C, 8, 8]`` → ``[1, 8, 8]``.
+
+    A linear layer makes a 4×4 feature map; nearest-neighbour upsampling followed by a 3×3
+    convolution doubles the resolution (no checkerboard artefacts, unlike a strided
+    transposed convolution at this tiny size); batch norm + ReLU inside, a sigmoid at the
+    end. With ``num_classes`` a label embedding is added to the noise (conditional GAN).
+    """
+
+    def __init__(self, latent_dim: int = 32, channels: int = 64, num_classes: int | None = None):
+        super().__init__()
+        _check_int("latent_dim", latent_dim)
+        _check_int("channels", channels)
+        if num_classes is not None:
+            _check_int("num_classes", num_classes, 2)
+        self.latent_dim, self.num_classes, c = latent_dim, num_classes, channels
+        self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        self.project = nn.Sequential(nn.Linear(latent_dim, 2 * c * 16), nn.BatchNorm1d(2 * c * 16), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),                                   # 4 → 8
+            nn.Conv2d(2 * c, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, 1, 3, padding=1), nn.Sigmoid(),
+        )
+        self._c = c
+
+    def forward(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected noise of shape [B, {self.latent_dim}], got {tuple(z.shape)}")
+        labels = self._check_labels(labels, len(z))
+        if labels is not None:
+            z = z + self.embed(labels)
+        return self.net(self.project(z).view(-1, 2 * self._c, 4, 4))
+
+
+class DCDiscriminator(_Labelled):
+    """DCGAN discriminator: strided convolutions 8 → 4 → 2, LeakyReLU, a linear logit ``[B]``.
+
+    ``spectral_norm=True`` normalises every layer's largest singular value to 1 (Miyato et
+    al. 2018), which bounds how sharp D can become. With ``num_classes`` the logit gets a
+    projection term ``<embed(y), h>`` (a projection discriminator).
+    """
+
+    def __init__(self, channels: int = 64, spectral_norm: bool = False, num_classes: int | None = None,
+                 batch_norm: bool = False):
+        super().__init__()
+        _check_int("channels", channels)
+        if num_classes is not None:
+            _check_int("num_classes", num_classes, 2)
+        c, sn = channels, spectral_norm
+        self.num_classes = num_classes
+        norm = (lambda n: nn.BatchNorm2d(n)) if batch_norm and not sn else (lambda n: nn.Identity())
+        self.body = nn.Sequential(
+            _sn(nn.Conv2d(1, c, 3, padding=1), sn), nn.LeakyReLU(0.2),
+            _sn(nn.Conv2d(c, c, 4, stride=2, padding=1), sn), norm(c), nn.LeakyReLU(0.2),        # 8 → 4
+            _sn(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), sn), norm(2 * c), nn.LeakyReLU(0.2),  # 4 → 2
+            nn.Flatten(),
+        )
+        self.head = _sn(nn.Linear(2 * c * 4, 1), sn)
+        self.embed = _sn(nn.Embedding(num_classes, 2 * c * 4), sn) if num_classes else None
+
+    def forward(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        x = _check_images(x)
+        labels = self._check_labels(labels, len(x))
+        h = self.body(x)
+        logit = self.head(h).squeeze(1)
+        if labels is not None:
+            logit = logit + (self.embed(labels) * h).sum(1)
+        return logit
+
+
+# --------------------------------------------------------------------------- container
+class GAN(nn.Module):
+    """A generator and a discriminator in one module (what ``fit`` trains and checkpoints)."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, ema: float | None = None):
+        super().__init__()
+        if not hasattr(generator, "latent_dim"):
+            raise TypeError("generator must have a latent_dim attribute (e.g. DCGenerator)")
+        if getattr(generator, "num_classes", None) != getattr(discriminator, "num_classes", None):
+            raise ValueError("generator and discriminator must agree on num_classes")
+        if ema is not None and not 0 < ema < 1:
+            raise ValueError(f"ema must be in (0, 1) (e.g. 0.999) or None, got {ema!r}")
+        self.generator, self.discriminator = generator, discriminator
+        # An exponential moving average of the generator's weights: a smoother generator to
+        # sample from (the raw one jumps around the equilibrium). Updated by the step functions.
+        self.ema = ema
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema else None
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """``θ_ema ← ema · θ_ema + (1 − ema) · θ`` (buffers such as batch-norm statistics are copied)."""
+        if self.generator_ema is None:
+            return
+        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            p_ema.lerp_(p, 1.0 - self.ema)
+        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
+
+    @property
+    def num_classes(self):
+        return self.generator.num_classes
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = next(self.parameters()).device
+        return torch.randn(n, self.latent_dim, generator=generator).to(device)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels=None, seed: int | None = None) -> torch.Tensor:
+        """``n`` images ``[n, 1, 8, 8]`` on the CPU, from the EMA generator when there is one
+        (in eval mode; for a conditional GAN the labels cycle 0, 1, …, 9 by default)."""
+        _check_int("n", n)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        device = next(self.parameters()).device
+        if self.num_classes and labels is None:
+            labels = torch.arange(n) % self.num_classes
+        if labels is not None:
+            labels = torch.as_tensor(labels).to(device)
+        g = self.generator_ema if self.generator_ema is not None else self.generator
+        was = g.training
+        g.eval()
+        out = g(self.noise(n, gen), labels).cpu()
+        g.train(was)
+        return out
+
+
+# --------------------------------------------------------------------------- step functions
+def _split_batch(model: GAN, batch):
+    real = batch[0] if isinstance(batch, (list, tuple)) else batch
+    labels = batch[1] if isinstance(batch, (list, tuple)) and len(batch) > 1 and model.num_classes else None
+    return _check_images(real), labels
+
+
+def _optimizers(optimizers):
+    if not isinstance(optimizers, dict) or set(optimizers) != {"g", "d"}:
+        raise ValueError('a GAN step needs optimizer={"g": opt_for_generator, "d": opt_for_discriminator}')
+    return optimizers["g"], optimizers["d"]
+
+
+def gan_step(loss: str = "nonsaturating", d_steps: int = 1):
+    """The standard GAN step for :func:`aigc_course.train.fit`.
+
+    For each batch of real images: ``d_steps`` discriminator updates on the real batch
+    (target 1) **and** a freshly generated batch (target 0), then one generator update.
+
+    Args:
+        loss: ``"nonsaturating"`` (generator maximises log D(G(z)); the default, what works)
+            or ``"saturating"`` (generator minimises log(1 − D(G(z))), the minimax loss
+            whose gradient vanishes when D wins).
+        d_steps: discriminator updates per generator update (more = a stronger D).
+
+    Logs ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean probability D gives to
+    real and fake images).
+    """
+    if loss not in ("nonsaturating", "saturating"):
+        raise ValueError(f"loss must be 'nonsaturating' or 'saturating', got {loss!r}")
+    _check_int("d_steps", d_steps)
+
+    def step(model: GAN, batch, optimizers):
+        opt_g, opt_d = _optimizers(optimizers)
+        real, labels = _split_batch(model, batch)
+        n, G, D = len(real), model.generator, model.discriminator
+        for _ in range(d_steps):
+            with torch.no_grad():
+                fake = G(model.noise(n), labels)
+            logit_real, logit_fake = D(real, labels), D(fake, labels)
+            # BCE(real, 1) + BCE(fake, 0), written with softplus: -log σ(l) = softplus(-l)
+            d_loss = F.softplus(-logit_real).mean() + F.softplus(logit_fake).mean()
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        logit = D(G(model.noise(n), labels), labels)
+        # non-saturating: minimise -log D(G(z)); saturating: minimise log(1 - D(G(z))) = -softplus(l)
+        g_loss = F.softplus(-logit).mean() if loss == "nonsaturating" else -F.softplus(logit).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        model.update_ema()
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                "d_real": torch.sigmoid(logit_real).mean().detach(),
+                "d_fake": torch.sigmoid(logit_fake).mean().detach()}
+
+    return step
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, labels=None) -> torch.Tensor:
+    """WGAN-GP penalty ``E[(‖∇ critic(x̂)‖ − 1)²]`` at random points x̂ between real and fake."""
+    if real.shape != fake.shape:
+        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
+    eps = torch.rand(len(real), 1, 1, 1, device=real.device)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(mixed, labels).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def wgan_gp_step(n_critic: int = 5, gp_weight: float = 10.0):
+    """WGAN-GP step (Gulrajani et al. 2017): the critic is updated on every batch, the
+    generator on every ``n_critic``-th batch. Logs ``d_loss`` (critic loss), ``g_loss``,
+    ``wasserstein`` (the critic's estimate of the distance) and ``gp``.
+
+    The discriminator must not use batch norm (the penalty is per example).
+    """
+    _check_int("n_critic", n_critic)
+    if not gp_weight >= 0:
+        raise ValueError(f"gp_weight must be ≥ 0, got {gp_weight!r}")
+    calls = {"n": 0}
+
+    def step(model: GAN, batch, optimizers):
+        opt_g, opt_d = _optimizers(optimizers)
+        real, labels = _split_batch(model, batch)
+        n, G, D = len(real), model.generator, model.discriminator
+        with torch.no_grad():
+            fake = G(model.noise(n), labels)
+        w = D(real, labels).mean() - D(fake, labels).mean()
+        gp = gradient_penalty(D, real, fake, labels)
+        d_loss = -w + gp_weight * gp
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        logs = {"d_loss": d_loss.detach(), "wasserstein": w.detach(), "gp": gp.detach()}
+        calls["n"] += 1
+        if calls["n"] % n_critic == 0:
+            g_loss = -D(G(model.noise(n), labels), labels).mean()
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            model.update_ema()
+            logs["g_loss"] = g_loss.detach()
+        return logs
+
+    return step
+
+
+def make_optimizers(model: GAN, lr_g: float = 2e-4, lr_d: float = 2e-4, betas=(0.5, 0.999)) -> dict:
+    """Adam for each player with DCGAN's settings (β₁ = 0.5): ``{"g": ..., "d": ...}``."""
+    return {"g": torch.optim.Adam(model.generator.parameters(), lr=lr_g, betas=betas),
+            "d": torch.optim.Adam(model.discriminator.parameters(), lr=lr_d, betas=betas)}
