@@ -1,9 +1,6 @@
 """Failure handling of the dataset downloader: checksum mismatch, offline, local mirrors."""
 
 import hashlib
-import http.server
-import threading
-from functools import partial
 
 import pytest
 
@@ -12,19 +9,6 @@ from aigc_course.data import DownloadError, Remote, fetch
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A local HTTP server serving tmp_path/www (the test's fixture files)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
 
 
 def test_fetch_over_http_verifies_and_caches(server, tmp_path):

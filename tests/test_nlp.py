@@ -1,12 +1,9 @@
 """NLP track: grammar entropy, sentiment corpus, tokenisers, LM batches, RNN models, downloads."""
 
 import hashlib
-import http.server
 import io
 import math
 import tarfile
-import threading
-from functools import partial
 
 import numpy as np
 import pytest
@@ -253,17 +250,6 @@ def test_train_sentiment_classifier_learns_negation():
 # --------------------------------------------------------------------------- downloads
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def server(tmp_path):
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
 
 
 def test_tiny_shakespeare_from_a_local_server(server, tmp_path):
