@@ -6,12 +6,17 @@
     the ratio of their median times (≈ 1.0: ``fit`` costs nothing extra).
 
 ``notebooks``
-    Executes every notebook (or the ones named) in the chosen profile, each in
-    a fresh kernel, and records its wall time, peak memory, the device and the
-    metrics the notebook asserted (read from the JSON each notebook writes
-    through ``aigc_course.check.outcome``). Writes ``book/results/<tag>.json``
-    and ``book/results/<tag>.md``, which the appendix "What to expect on your
-    hardware" shows.
+    Executes every notebook (or the ones named) in the chosen profile and seed,
+    each in a fresh kernel, and records its wall time, peak memory, the device
+    and the metrics the notebook asserted (read from the JSON each notebook
+    writes through ``aigc_course.check.outcome``). Writes
+    ``book/results/<tag>.json``, ``<tag>.md`` and ``<tag>.png``, which the
+    appendix "What to expect on your hardware" shows.
+
+``report``
+    Merges the runs of several seeds (``<tag>.json`` files written by
+    ``notebooks --seed N --tag ...``) into one table: wall time and memory from
+    the first file, every asserted metric with its value for each seed.
 """
 
 from __future__ import annotations
@@ -127,16 +132,20 @@ def _device_name() -> str:
     return f"{os.cpu_count()} CPU cores ({cpu})"
 
 
-def bench_notebooks(names: list[str], profile: str, tag: str, timeout: int = 900) -> dict:
-    """Execute notebooks one by one; collect time, memory and recorded metrics."""
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+def bench_notebooks(names: list[str], profile: str, tag: str, timeout: int = 900, seed: int = 0,
+                    folder: Path | None = None) -> dict:
+    """Execute notebooks one by one; collect time, memory and recorded metrics.
+
+    ``folder``: where the notebooks are (default: the course's ``notebooks/``).
+    """
+    notebooks = sorted(Path(folder or ROOT / "notebooks").glob("*.ipynb"))
     if names:
         notebooks = [p for p in notebooks if p.stem in names or p.name in names]
         if not notebooks:
             raise SystemExit(f"no notebook matches {names}")
     results_dir = Path(tempfile.mkdtemp(prefix="aigc_results_"))
-    env = dict(os.environ, AIGC_PROFILE=profile, AIGC_RESULTS_DIR=str(results_dir), MPLBACKEND="Agg",
-               HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, AIGC_PROFILE=profile, AIGC_SEED=str(seed), AIGC_RESULTS_DIR=str(results_dir),
+               MPLBACKEND="Agg", HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", OMP_WAIT_POLICY="PASSIVE")
     rows = []
     for nb in notebooks:
         print(f"running {nb.name} ...", flush=True)
@@ -159,7 +168,7 @@ def bench_notebooks(names: list[str], profile: str, tag: str, timeout: int = 900
     import torch
 
     summary = {
-        "tag": tag, "profile": profile, "machine": _device_name(), "python": platform.python_version(),
+        "tag": tag, "profile": profile, "seed": seed, "machine": _device_name(), "python": platform.python_version(),
         "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"), "notebooks": rows,
         "total_seconds": sum(r["seconds"] or 0 for r in rows),
     }
@@ -167,13 +176,41 @@ def bench_notebooks(names: list[str], profile: str, tag: str, timeout: int = 900
 
 
 def _fmt_metric(name: str, m: dict) -> str:
+    """``✅ name = v (≥ floor)``; ``m["values"]`` (one per seed) are shown as ``v0 / v1 / v2``."""
     rule = []
     if m.get("at_least") is not None:
         rule.append(f"≥ {m['at_least']:g}")
     if m.get("at_most") is not None:
         rule.append(f"≤ {m['at_most']:g}")
+    values = m.get("values", [m["value"]])
     mark = "✅" if m.get("passed") else "❌"
-    return f"{mark} {name} = {m['value']:.4g} ({' and '.join(rule)})"
+    shown = " / ".join(f"{v:.4g}" if v is not None else "—" for v in values)
+    return f"{mark} {name} = {shown} ({' and '.join(rule)})"
+
+
+def merge_seeds(summaries: list[dict]) -> dict:
+    """One summary from runs with different seeds: times from the first run, every metric's
+    ``values`` listed per seed (``None`` where a run did not record it), ``passed`` only if
+    every run passed it."""
+    if not summaries:
+        raise ValueError("merge_seeds needs at least one summary")
+    profiles = {s["profile"] for s in summaries}
+    if len(profiles) > 1:
+        raise ValueError(f"cannot merge runs of different profiles: {sorted(profiles)}")
+    first = summaries[0]
+    merged = {**first, "seeds": [s.get("seed", 0) for s in summaries], "notebooks": []}
+    by_name = [{r["notebook"]: r for r in s["notebooks"]} for s in summaries]
+    for row in first["notebooks"]:
+        runs = [b.get(row["notebook"]) for b in by_name]
+        metrics = {}
+        for name, m in row["metrics"].items():
+            ms = [(r or {}).get("metrics", {}).get(name) for r in runs]
+            metrics[name] = {**m, "values": [x["value"] if x else None for x in ms],
+                             "passed": all(x is not None and x.get("passed") for x in ms)}
+        errors = [r.get("error") for r in runs if r and r.get("error")]
+        merged["notebooks"].append({**row, "metrics": metrics, "error": row.get("error") or
+                                    (f"with another seed: {errors[0]}" if errors else None)})
+    return merged
 
 
 def write_report(summary: dict, folder: Path) -> tuple[Path, Path]:
@@ -181,10 +218,12 @@ def write_report(summary: dict, folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / f"{summary['tag']}.json"
     json_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    seeds = summary.get("seeds", [summary.get("seed", 0)])
     lines = [
         f"**Machine:** {summary['machine']} · **profile:** `{summary['profile']}` · Python "
         f"{summary['python']} · torch {summary['torch']} · measured {summary['date']} · total "
-        f"{summary['total_seconds'] / 60:.1f} min",
+        f"{summary['total_seconds'] / 60:.1f} min (seed {seeds[0]})"
+        + (f" · metrics for seeds {' / '.join(map(str, seeds))}" if len(seeds) > 1 else ""),
         "",
         "| notebook | wall time (s) | peak memory (MB) | asserted metrics |",
         "|---|---:|---:|---|",
@@ -241,7 +280,25 @@ def main(argv=None) -> int:
     n.add_argument("--tag", default=None, help="results file name (default: <profile>-cpu or -gpu)")
     n.add_argument("--out", default=str(ROOT / "book" / "results"))
     n.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    n.add_argument("--seed", type=int, default=0, help="AIGC_SEED for every notebook")
+    m = sub.add_parser("report", help="merge the runs of several seeds into one table")
+    m.add_argument("tags", nargs="+", help="result files to merge, the first gives the times")
+    m.add_argument("--tag", required=True, help="name of the merged result")
+    m.add_argument("--out", default=str(ROOT / "book" / "results"))
     args = parser.parse_args(argv)
+    if args.what == "report":
+        out = Path(args.out)
+        summaries = []
+        for tag in args.tags:
+            path = out / f"{tag}.json"
+            if not path.exists():
+                raise SystemExit(f"no results file {path}: run `notebooks --tag {tag}` first")
+            summaries.append(json.loads(path.read_text()))
+        merged = merge_seeds(summaries)
+        merged["tag"] = args.tag
+        json_path, md_path = write_report(merged, out)
+        print(f"wrote {json_path} and {md_path}")
+        return 0 if all(not r["error"] for r in merged["notebooks"]) else 1
     if args.what == "trainer":
         result = bench_trainer(args.epochs, args.repeats)
         out = Path(args.out)
@@ -255,7 +312,7 @@ def main(argv=None) -> int:
     import torch
 
     tag = args.tag or f"{args.profile}-{'gpu' if torch.cuda.is_available() else 'cpu'}"
-    summary = bench_notebooks(args.names, args.profile, tag, args.timeout)
+    summary = bench_notebooks(args.names, args.profile, tag, args.timeout, seed=args.seed)
     json_path, md_path = write_report(summary, Path(args.out))
     print(f"wrote {json_path} and {md_path}")
     return 0 if all(not r["error"] for r in summary["notebooks"]) else 1
