@@ -150,3 +150,24 @@ def test_regression_with_mse_has_no_accuracy():
     h = fit(model, (x, y), val_data=(x, y), loss_fn=nn.functional.mse_loss, epochs=30,
             optimizer=torch.optim.Adam(model.parameters(), lr=0.05), device="cpu", progress=False)
     assert h.last("val_loss") < 1e-3 and "val_accuracy" not in h.epochs[-1]
+
+
+def test_tensor_batches_match_a_shuffled_dataloader_batch_for_batch():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from aigc_course.train import TensorBatches
+
+    x, y = torch.randn(70, 3), torch.arange(70)
+    ours = make_loader((x, y), batch_size=16)
+    assert isinstance(ours, TensorBatches) and len(ours) == 5
+    reference = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=torch.Generator())
+    for epoch in range(2):
+        ours.generator.manual_seed(epoch)
+        reference.generator.manual_seed(epoch)
+        pairs = list(zip(ours, reference, strict=True))
+        for (xa, ya), (xb, yb) in pairs:
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    in_order = make_loader((x, y), batch_size=32, shuffle=False)
+    assert torch.equal(torch.cat([b[1] for b in in_order]), y)
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorBatches((x,), batch_size=0)
