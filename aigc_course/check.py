@@ -84,8 +84,11 @@ def true(name: str, condition: bool, *, hint: str | None = None) -> None:
 
 
 def outcome(name: str, value, *, at_least=None, at_most=None, hint: str | None = None,
-            record: bool = True) -> float:
+            record: bool = True) -> None:
     """Assert a learning outcome, print it and record it for the results appendix.
+
+    Returns nothing (like the other checks), so a notebook cell that ends with it shows
+    only the ✅ line.
 
     Give a floor (``at_least``) or a ceiling (``at_most``), or both.
 
@@ -111,4 +114,3 @@ def outcome(name: str, value, *, at_least=None, at_most=None, hint: str | None =
     if not passed:
         _fail(f"{name} = {_fmt(value)}, but it must be {rule}", hint)
     print(f"✅ {name} = {_fmt(value)} (must be {rule})")
-    return value
