@@ -107,7 +107,7 @@ def test_gan_bad_input():
     with pytest.raises(ValueError, match="agree on num_classes"):
         G.GAN(G.DCGenerator(num_classes=10), G.DCDiscriminator())
     with pytest.raises(ValueError, match="loss must be"):
-        G.gan_step(loss="hinge")
+        G.gan_step(loss="wasserstein")
     with pytest.raises(ValueError, match='optimizer=\\{"g"'):
         G.gan_step()(G.GAN(g, d), (torch.rand(4, 1, 8, 8),), torch.optim.Adam(g.parameters()))
 
@@ -171,6 +171,94 @@ def test_ema_generator_tracks_weights():
         G.GAN(G.MLPGenerator(), G.MLPDiscriminator(), ema=1.5)
 
 
+def test_gan_losses_known_values():
+    big = torch.tensor([20.0])
+    assert G._d_loss("hinge", big / 10, -big / 10).item() == 0.0           # beyond the margin: no loss
+    assert G._d_loss("hinge", torch.zeros(1), torch.zeros(1)).item() == 2.0
+    assert G._d_loss("nonsaturating", torch.zeros(1), torch.zeros(1)).item() == pytest.approx(2 * math.log(2))
+    assert G._g_loss("hinge", torch.tensor([1.5, -0.5])).item() == pytest.approx(-0.5)
+    # a confident discriminator (logit −20): the saturating loss is flat, the non-saturating one is not
+    logit = torch.tensor([-20.0], requires_grad=True)
+    sat, = torch.autograd.grad(G._g_loss("saturating", logit), logit)
+    nonsat, = torch.autograd.grad(G._g_loss("nonsaturating", logit), logit)
+    assert abs(sat.item()) < 1e-8 and nonsat.item() == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_r1_penalty_of_a_linear_discriminator_is_its_squared_weight_norm():
+    class LinearD(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(64, 1)
+
+        def forward(self, x, labels=None):
+            return self.lin(x.flatten(1)).squeeze(1)
+
+    d = LinearD()
+    penalty, logits = G.r1_penalty(d, torch.rand(5, 1, 8, 8))
+    assert logits.shape == (5,)
+    assert penalty.item() == pytest.approx(d.lin.weight.pow(2).sum().item(), rel=1e-5)
+    penalty.backward()  # differentiable with respect to D's weights (a double backward)
+    assert d.lin.weight.grad is not None and d.lin.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("loss", G.LOSSES)
+@pytest.mark.parametrize("r1", [0.0, 1.0])
+def test_gan_step_all_losses_update_both_players(loss, r1):
+    torch.manual_seed(0)
+    gan = G.GAN(G.DCGenerator(latent_dim=8, channels=8, num_classes=10),
+                G.DCDiscriminator(8, num_classes=10), ema=0.9)
+    g0 = [p.clone() for p in gan.generator.parameters()]
+    d0 = [p.clone() for p in gan.discriminator.parameters()]
+    opt = G.make_optimizers(gan, 1e-2, 1e-2)
+    logs = G.gan_step(loss=loss, d_steps=2, r1=r1)(gan, (torch.rand(6, 1, 8, 8), torch.arange(6)), opt)
+    assert ("r1" in logs) == (r1 > 0)
+    assert all(math.isfinite(float(v)) for v in logs.values())
+    assert all(not torch.equal(a, b) for a, b in zip(g0, gan.generator.parameters()))
+    changed = [not torch.equal(a, b) for a, b in zip(d0, gan.discriminator.parameters())]
+    # (with the hinge loss the last bias can have an exactly zero gradient: ±1 per real/fake image)
+    assert sum(changed) >= len(changed) - 1
+    assert opt["d"].state[next(gan.discriminator.parameters())]["step"].item() == 2  # d_steps
+    assert opt["g"].state[next(gan.generator.parameters())]["step"].item() == 1
+    with pytest.raises(ValueError, match="r1 must be"):
+        G.gan_step(r1=-1.0)
+
+
+def test_ema_batch_norm_statistics_are_re_estimated_before_sampling():
+    torch.manual_seed(0)
+    gan = G.GAN(G.DCGenerator(latent_dim=8, channels=8), G.DCDiscriminator(8), ema=0.5)
+    with torch.no_grad():  # make the averaged weights differ a lot from the trained ones
+        for p in gan.generator.parameters():
+            p.mul_(3.0).add_(0.5)
+    gan.generator(torch.randn(256, 8))  # the trained generator's running statistics
+    gan.update_ema()
+    z = torch.randn(2048, 8)
+    ema = gan.generator_ema
+    with torch.no_grad():
+        batch_stats = ema.train()(z)
+        stale = ema.eval()(z)  # running statistics copied from the trained generator
+    rng = torch.get_rng_state()
+    gan.sample(4, seed=0)  # triggers the refresh
+    assert torch.equal(rng, torch.get_rng_state())  # the global random state is untouched
+    with torch.no_grad():
+        fresh = ema.eval()(z)
+    assert (fresh - batch_stats).abs().mean() < 0.2 * (stale - batch_stats).abs().mean()
+    assert gan._ema_refreshed_at == gan._ema_updates == 1
+    gan.load_state_dict(gan.state_dict())
+    assert gan._ema_refreshed_at is None  # new weights: refresh again at the next sample()
+
+
+def test_make_optimizers_validation():
+    gan = G.GAN(G.MLPGenerator(latent_dim=4, hidden=8), G.MLPDiscriminator(hidden=8))
+    opt = G.make_optimizers(gan, 1e-3, 2e-3, betas=(0, 0.9))  # ints are fine
+    assert opt["d"].param_groups[0]["lr"] == 2e-3 and opt["g"].param_groups[0]["betas"] == (0.0, 0.9)
+    with pytest.raises(ValueError, match="betas"):
+        G.make_optimizers(gan, betas=(0.5,))
+    with pytest.raises(ValueError, match="lr_d"):
+        G.make_optimizers(gan, lr_d=0)
+    with pytest.raises(TypeError, match="must be a GAN"):
+        G.make_optimizers(gan.generator)
+
+
 # --------------------------------------------------------------------------- VAE
 @pytest.mark.parametrize("cls", [V.MLPVAE, V.ConvVAE])
 def test_vae_shapes(cls):
@@ -212,3 +300,54 @@ def test_vae_step_lowers_neg_elbo_and_bad_input():
         V.vae_step(beta=-1)
     with pytest.raises(ValueError, match="expected z"):
         m.decode(torch.randn(2, 7))
+
+
+def test_importance_weighted_bound_is_tighter_and_matches_elbo_at_k1():
+    torch.manual_seed(0)
+    m = V.MLPVAE(latent_dim=3, hidden=32)
+    x = torch.rand(40, 1, 8, 8)
+    elbo = V.evaluate_elbo(m, x)["neg_elbo"]
+    # k = 1 is a Monte Carlo -ELBO (sampled KL): average several seeds to compare with the closed form
+    k1 = sum(V.importance_weighted_nll(m, x, k=1, seed=s) for s in range(20)) / 20
+    assert k1 == pytest.approx(elbo, abs=0.3)
+    k64 = V.importance_weighted_nll(m, x, k=64)
+    assert k64 < elbo  # Jensen: a tighter upper bound on -log p(x)
+    # a decoder that ignores z gives an exact likelihood: the bound then equals the reconstruction term
+    ignore_z = V.MLPVAE(latent_dim=2, hidden=8)
+    with torch.no_grad():
+        ignore_z.decoder[0].weight.zero_()
+        ignore_z.encoder[-1].weight.zero_()
+        ignore_z.encoder[-1].bias.zero_()   # q(z|x) = N(0, I) = p(z): every weight is p(x|z)
+    exact = V.evaluate_elbo(ignore_z, x)
+    assert exact["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert V.importance_weighted_nll(ignore_z, x, k=16) == pytest.approx(exact["recon"], rel=1e-5)
+    with pytest.raises(ValueError, match="k must be"):
+        V.importance_weighted_nll(m, x, k=0)
+
+
+def test_kl_per_dimension_active_units_and_warmup():
+    torch.manual_seed(0)
+    m = V.MLPVAE(latent_dim=4, hidden=16)
+    x = torch.rand(30, 1, 8, 8)
+    per_dim = V.kl_per_dimension(m, x)
+    assert per_dim.shape == (4,) and (per_dim >= 0).all()
+    assert per_dim.sum().item() == pytest.approx(V.evaluate_elbo(m, x)["kl"], rel=1e-4)
+    with torch.no_grad():  # dimensions 0 and 1 forced to the prior: inactive, zero KL
+        m.encoder[-1].weight[[0, 1, 4, 5]] = 0.0
+        m.encoder[-1].bias[[0, 1, 4, 5]] = 0.0
+        m.encoder[-1].weight[[2, 3]] *= 50.0   # make the others clearly vary with x
+    per_dim = V.kl_per_dimension(m, x)
+    assert per_dim[:2].abs().max() < 1e-6 and (per_dim[2:] > 0).all()
+    assert V.active_units(m, x) == 2
+    assert V.active_units(m, x, threshold=1e9) == 0
+    with pytest.raises(ValueError, match="at least 2 images"):
+        V.active_units(m, x[:1])
+    with pytest.raises(ValueError, match="threshold"):
+        V.active_units(m, x, threshold=-1)
+    # KL warm-up: the weight rises linearly to beta over warmup_steps calls, then stays
+    step = V.vae_step(beta=2.0, warmup_steps=4)
+    opt = torch.optim.SGD(m.parameters(), lr=0.0)
+    betas = [step(m, (x, None), opt)["beta"] for _ in range(6)]
+    assert betas == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
+    with pytest.raises(ValueError, match="warmup_steps"):
+        V.vae_step(warmup_steps=-1)

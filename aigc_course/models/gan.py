@@ -13,11 +13,14 @@ Step functions for ``fit`` (``step(model, batch, optimizers) -> logs``):
 
 * :func:`gan_step` — the standard GAN step: the discriminator is trained on a real batch
   **and** a fake batch, then the generator is trained to fool it (non-saturating loss by
-  default; ``loss="saturating"`` gives the original minimax loss, for the failure demo).
-* :func:`wgan_gp_step` — the Wasserstein GAN with gradient penalty, one known fix.
+  default; ``loss="saturating"`` gives the original minimax loss, for the failure demo;
+  ``loss="hinge"`` the SNGAN/BigGAN loss; ``r1=γ`` adds the R1 penalty on real images).
+* :func:`wgan_gp_step` — the Wasserstein GAN with gradient penalty.
 
-The other fix, spectral normalisation of the discriminator, is the ``spectral_norm=True``
-flag of the discriminators. Images are in [0, 1]: generators end with a sigmoid.
+Spectral normalisation of the discriminator is the ``spectral_norm=True`` flag of the
+discriminators. ``GAN(..., ema=0.99)`` keeps a moving average of the generator's weights and
+samples from it. Chapter 08's recipe for the digits: ``gan_step(r1=1.0)``, EMA 0.99, Adam
+(lr 2e-3, betas (0, 0.9)), batch 128. Images are in [0, 1]: generators end with a sigmoid.
 Discriminators return raw logits ``[B]`` (no sigmoid: the losses use the stable
 ``softplus`` / ``binary_cross_entropy_with_logits`` forms).
 """
@@ -201,16 +204,49 @@ class GAN(nn.Module):
         # sample from (the raw one jumps around the equilibrium). Updated by the step functions.
         self.ema = ema
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema else None
+        self._ema_updates, self._ema_refreshed_at = 0, None
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """``θ_ema ← ema · θ_ema + (1 − ema) · θ`` (buffers such as batch-norm statistics are copied)."""
+        """``θ_ema ← ema · θ_ema + (1 − ema) · θ`` (buffers such as batch-norm statistics are copied;
+        :meth:`sample` re-estimates them for the averaged weights, see :meth:`refresh_ema_batch_norm`)."""
         if self.generator_ema is None:
             return
         for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
             p_ema.lerp_(p, 1.0 - self.ema)
         for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
             b_ema.copy_(b)
+        self._ema_updates += 1
+
+    @torch.no_grad()
+    def refresh_ema_batch_norm(self, n: int = 1024, seed: int = 0) -> None:
+        """Re-estimate the batch-norm statistics of the EMA generator from ``n`` of its own samples.
+
+        The running means/variances copied from the trained generator belong to *its* weights;
+        the averaged weights produce slightly different activations, and normalising them with
+        the wrong statistics visibly costs quality (chapter 08 measures it). The noise comes
+        from its own seeded ``torch.Generator``: the global random state is not touched.
+        """
+        _check_int("n", n, 2)
+        g = self.generator_ema
+        norms = [m for m in g.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if g else []
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average: after one batch, exactly its statistics
+        if norms:
+            device = next(self.parameters()).device
+            labels = (torch.arange(n) % self.num_classes).to(device) if self.num_classes else None
+            was = g.training
+            g.train()(self.noise(n, torch.Generator().manual_seed(seed)), labels)
+            g.train(was)
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self._ema_refreshed_at = self._ema_updates
+
+    def load_state_dict(self, *args, **kwargs):
+        self._ema_refreshed_at = None  # new weights: re-estimate the EMA statistics before sampling
+        return super().load_state_dict(*args, **kwargs)
 
     @property
     def latent_dim(self) -> int:
@@ -227,8 +263,12 @@ class GAN(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, labels=None, seed: int | None = None) -> torch.Tensor:
         """``n`` images ``[n, 1, 8, 8]`` on the CPU, from the EMA generator when there is one
-        (in eval mode; for a conditional GAN the labels cycle 0, 1, …, 9 by default)."""
+        (in eval mode; for a conditional GAN the labels cycle 0, 1, …, 9 by default).
+
+        ``seed`` fixes the noise (the global random state is then left alone)."""
         _check_int("n", n)
+        if self.generator_ema is not None and self._ema_refreshed_at != self._ema_updates:
+            self.refresh_ema_batch_norm()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         device = next(self.parameters()).device
         if self.num_classes and labels is None:
@@ -256,48 +296,90 @@ def _optimizers(optimizers):
     return optimizers["g"], optimizers["d"]
 
 
-def gan_step(loss: str = "nonsaturating", d_steps: int = 1):
+LOSSES = ("nonsaturating", "saturating", "hinge")
+
+
+def _d_loss(loss: str, logit_real: torch.Tensor, logit_fake: torch.Tensor) -> torch.Tensor:
+    if loss == "hinge":  # max(0, 1 − D(x)) + max(0, 1 + D(G(z))): no reward beyond a margin
+        return F.relu(1 - logit_real).mean() + F.relu(1 + logit_fake).mean()
+    # BCE(real, 1) + BCE(fake, 0), written with softplus: −log σ(l) = softplus(−l)
+    return F.softplus(-logit_real).mean() + F.softplus(logit_fake).mean()
+
+
+def _g_loss(loss: str, logit_fake: torch.Tensor) -> torch.Tensor:
+    if loss == "nonsaturating":  # minimise −log D(G(z))
+        return F.softplus(-logit_fake).mean()
+    if loss == "saturating":     # minimise log(1 − D(G(z))) = −softplus(l): flat when D wins
+        return -F.softplus(logit_fake).mean()
+    return -logit_fake.mean()    # hinge: raise D's score of the fakes
+
+
+def r1_penalty(discriminator: nn.Module, real: torch.Tensor, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """R1 penalty ``E‖∇ₓ D(x)‖²`` on real images (Mescheder et al. 2018); returns ``(penalty, logits [B])``.
+
+    The logits are returned so that the discriminator's real-data loss reuses the same forward pass.
+    """
+    real = real.detach().requires_grad_(True)
+    logit = discriminator(real, labels)
+    grad, = torch.autograd.grad(logit.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean(), logit
+
+
+def gan_step(loss: str = "nonsaturating", d_steps: int = 1, r1: float = 0.0):
     """The standard GAN step for :func:`aigc_course.train.fit`.
 
     For each batch of real images: ``d_steps`` discriminator updates on the real batch
-    (target 1) **and** a freshly generated batch (target 0), then one generator update.
+    (target "real") **and** a freshly generated batch (target "fake"), then one generator
+    update, which reuses the last generated batch (as the PyTorch DCGAN example does: one
+    generator forward pass per step instead of two).
 
     Args:
-        loss: ``"nonsaturating"`` (generator maximises log D(G(z)); the default, what works)
-            or ``"saturating"`` (generator minimises log(1 − D(G(z))), the minimax loss
-            whose gradient vanishes when D wins).
+        loss: ``"nonsaturating"`` (generator maximises log D(G(z)); the default, what works),
+            ``"saturating"`` (generator minimises log(1 − D(G(z))), the minimax loss whose
+            gradient vanishes when D wins), or ``"hinge"`` (SNGAN/BigGAN's margin loss).
         d_steps: discriminator updates per generator update (more = a stronger D).
+        r1: weight γ of the R1 penalty ``γ/2 · E‖∇ₓ D(x)‖²`` on real images (0 = off): it stops
+            the discriminator from becoming arbitrarily steep around the (few) training images.
 
-    Logs ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean probability D gives to
-    real and fake images).
+    Logs ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean σ(logit) D gives to real and
+    fake images: probabilities for the cross-entropy losses, a monotone score for hinge), and
+    ``r1`` when the penalty is on.
     """
-    if loss not in ("nonsaturating", "saturating"):
-        raise ValueError(f"loss must be 'nonsaturating' or 'saturating', got {loss!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     _check_int("d_steps", d_steps)
+    if isinstance(r1, bool) or not isinstance(r1, (int, float)) or not r1 >= 0:
+        raise ValueError(f"r1 must be a number ≥ 0, got {r1!r}")
 
     def step(model: GAN, batch, optimizers):
         opt_g, opt_d = _optimizers(optimizers)
         real, labels = _split_batch(model, batch)
         n, G, D = len(real), model.generator, model.discriminator
-        for _ in range(d_steps):
-            with torch.no_grad():
+        logs = {}
+        for i in range(d_steps):
+            last = i == d_steps - 1
+            with torch.set_grad_enabled(last):  # keep the graph of the last fakes for G's update
                 fake = G(model.noise(n), labels)
-            logit_real, logit_fake = D(real, labels), D(fake, labels)
-            # BCE(real, 1) + BCE(fake, 0), written with softplus: -log σ(l) = softplus(-l)
-            d_loss = F.softplus(-logit_real).mean() + F.softplus(logit_fake).mean()
+            if r1 > 0:
+                penalty, logit_real = r1_penalty(D, real, labels)
+            else:
+                logit_real = D(real, labels)
+            logit_fake = D(fake.detach(), labels)
+            d_loss = _d_loss(loss, logit_real, logit_fake)
+            if r1 > 0:
+                d_loss = d_loss + r1 / 2 * penalty
+                logs["r1"] = penalty.detach()
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        logit = D(G(model.noise(n), labels), labels)
-        # non-saturating: minimise -log D(G(z)); saturating: minimise log(1 - D(G(z))) = -softplus(l)
-        g_loss = F.softplus(-logit).mean() if loss == "nonsaturating" else -F.softplus(logit).mean()
+        g_loss = _g_loss(loss, D(fake, labels))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
         model.update_ema()
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                 "d_real": torch.sigmoid(logit_real).mean().detach(),
-                "d_fake": torch.sigmoid(logit_fake).mean().detach()}
+                "d_fake": torch.sigmoid(logit_fake).mean().detach(), **logs}
 
     return step
 
@@ -351,6 +433,20 @@ def wgan_gp_step(n_critic: int = 5, gp_weight: float = 10.0):
 
 
 def make_optimizers(model: GAN, lr_g: float = 2e-4, lr_d: float = 2e-4, betas=(0.5, 0.999)) -> dict:
-    """Adam for each player with DCGAN's settings (β₁ = 0.5): ``{"g": ..., "d": ...}``."""
+    """Adam for each player: ``{"g": ..., "d": ...}`` (defaults: DCGAN's settings, β₁ = 0.5).
+
+    Chapter 08 uses ``lr = 2e-3`` and ``betas=(0.0, 0.9)`` with the R1 penalty and an EMA generator.
+    """
+    if not isinstance(model, GAN):
+        raise TypeError(f"model must be a GAN, got {type(model).__name__}")
+    try:
+        betas = tuple(float(b) for b in betas)
+    except (TypeError, ValueError):
+        betas = ()
+    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), e.g. (0.5, 0.999); got {betas!r}")
+    for name, lr in (("lr_g", lr_g), ("lr_d", lr_d)):
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"{name} must be a positive number, got {lr!r}")
     return {"g": torch.optim.Adam(model.generator.parameters(), lr=lr_g, betas=betas),
             "d": torch.optim.Adam(model.discriminator.parameters(), lr=lr_d, betas=betas)}

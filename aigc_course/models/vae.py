@@ -7,6 +7,10 @@
 * :func:`vae_step` — the step function for :func:`aigc_course.train.fit` (with a β weight
   on the KL term: β = 1 is the ELBO, β ≠ 1 is the β-VAE).
 * :func:`evaluate_elbo` — mean −ELBO over a data set (the number the lab asserts).
+* :func:`importance_weighted_nll` — the tighter importance-weighted bound on −log p(x)
+  (Burda et al., 2016); with ``k = 1`` sample it is the −ELBO.
+* :func:`kl_per_dimension` and :func:`active_units` — which latent dimensions carry
+  information (the symptom of posterior collapse is a KL of ≈ 0 in every dimension).
 
 The digits' pixels are grey levels in [0, 1], not binary, and the Bernoulli
 cross-entropy is used as the reconstruction term (a common choice for such data). The
@@ -15,6 +19,8 @@ Bernoulli with the training mean), computed by :func:`independent_pixel_nll`.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -155,24 +161,34 @@ def elbo_terms(model: _VAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return recon, gaussian_kl(mu, logvar)
 
 
-def vae_step(beta: float = 1.0, grad_clip: float | None = None):
+def vae_step(beta: float = 1.0, grad_clip: float | None = None, warmup_steps: int = 0):
     """Step function for ``fit``: minimise ``recon + β · KL`` (β = 1: the negative ELBO).
 
     Batches are ``(x, y)`` (labels ignored) or ``x``. Logs ``loss`` (the minimised
-    objective), ``neg_elbo``, ``recon`` and ``kl``, all in nats per image.
+    objective), ``neg_elbo``, ``recon`` and ``kl``, all in nats per image, and ``beta``.
+
+    ``warmup_steps > 0`` is *KL annealing* (Bowman et al., 2016): the KL weight rises
+    linearly from 0 to ``beta`` over the first ``warmup_steps`` calls, so the decoder learns
+    to use ``z`` before the KL term can push the posterior onto the prior. (The count is
+    kept by the returned function: a resumed ``fit`` should get a fresh one only if it
+    restarts from step 0.)
     """
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
         raise ValueError(f"beta must be a number ≥ 0, got {beta!r}")
+    _check_int("warmup_steps", warmup_steps, low=0)
+    calls = [0]
 
     def step(model, batch, optimizer):
         from ..train import clip_and_step
 
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        calls[0] += 1
+        weight = beta * min(1.0, calls[0] / warmup_steps) if warmup_steps else beta
         recon, kl = elbo_terms(model, x)
-        loss = (recon + beta * kl).mean()
+        loss = (recon + weight * kl).mean()
         clip_and_step(loss, optimizer, model.parameters(), grad_clip)
         return {"loss": loss.detach(), "neg_elbo": (recon + kl).mean().detach(),
-                "recon": recon.mean().detach(), "kl": kl.mean().detach()}
+                "recon": recon.mean().detach(), "kl": kl.mean().detach(), "beta": weight}
 
     return step
 
@@ -205,3 +221,78 @@ def independent_pixel_nll(train_x: torch.Tensor, test_x: torch.Tensor) -> float:
     p = train_x.mean(0).clamp(1e-4, 1 - 1e-4)
     nll = -(test_x * p.log() + (1 - test_x) * (1 - p).log()).flatten(1).sum(1)
     return float(nll.mean())
+
+
+def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``log N(z; μ, diag σ²)`` summed over the last dimension."""
+    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
+
+
+@torch.no_grad()
+def importance_weighted_nll(model: _VAE, x: torch.Tensor, k: int = 64, batch_size: int = 256,
+                            seed: int = 0) -> float:
+    """Mean importance-weighted bound on ``−log p(x)`` (nats per image), with ``k`` samples.
+
+    .. math:: -\\log p(x) \\le -\\log \\frac{1}{k} \\sum_{i=1}^{k}
+              \\frac{p(x \\mid z_i)\\, p(z_i)}{q(z_i \\mid x)},\\qquad z_i \\sim q(z \\mid x)
+
+    ``k = 1`` gives the −ELBO (in expectation); the bound tightens as ``k`` grows
+    (Burda et al., 2016), so the gap between the two says how loose the ELBO is.
+    """
+    x = _check_images(x)
+    _check_int("k", k)
+    _check_int("batch_size", batch_size)
+    if len(x) == 0:
+        raise ValueError("no images given")
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size].to(device)
+            mu, logvar = model.encode(xb)                                   # [B, D]
+            eps = torch.randn(k, *mu.shape, device=device)
+            z = mu + (0.5 * logvar).exp() * eps                             # [k, B, D]
+            logits = model.decode(z.flatten(0, 1)).view(k, len(xb), -1)    # [k, B, 64]
+            log_px_z = -F.binary_cross_entropy_with_logits(
+                logits, xb.flatten(1).expand(k, -1, -1), reduction="none").sum(-1)
+            log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+            log_w = log_px_z + log_pz - _log_normal(z, mu, logvar)         # [k, B]
+            out.append(-(torch.logsumexp(log_w, dim=0) - math.log(k)))
+    model.train(was)
+    return float(torch.cat(out).mean())
+
+
+@torch.no_grad()
+def kl_per_dimension(model: _VAE, x: torch.Tensor) -> torch.Tensor:
+    """Mean ``KL(q(z_j|x) ‖ N(0, 1))`` of each latent dimension ``j`` over ``x``: ``[latent]``, nats.
+
+    They add up to the KL term of :func:`evaluate_elbo`. A dimension with KL ≈ 0 is unused:
+    its posterior equals the prior for every image, so the decoder learns to ignore it.
+    """
+    x = _check_images(x)
+    if len(x) == 0:
+        raise ValueError("no images given")
+    was = model.training
+    model.eval()
+    mu, logvar = model.encode(x.to(next(model.parameters()).device))
+    model.train(was)
+    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).mean(0).cpu()
+
+
+@torch.no_grad()
+def active_units(model: _VAE, x: torch.Tensor, threshold: float = 0.01) -> int:
+    """Number of latent dimensions whose posterior mean varies across images:
+    ``Var_x(E_q[z_j | x]) > threshold`` (the "active units" of Burda et al., 2016)."""
+    x = _check_images(x)
+    if len(x) < 2:
+        raise ValueError("need at least 2 images to measure how the posterior mean varies")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or threshold < 0:
+        raise ValueError(f"threshold must be a number ≥ 0, got {threshold!r}")
+    was = model.training
+    model.eval()
+    mu, _ = model.encode(x.to(next(model.parameters()).device))
+    model.train(was)
+    return int((mu.var(0) > threshold).sum())
