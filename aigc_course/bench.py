@@ -183,8 +183,10 @@ def _fmt_metric(name: str, m: dict) -> str:
     if m.get("at_most") is not None:
         rule.append(f"≤ {m['at_most']:g}")
     values = m.get("values", [m["value"]])
-    mark = "✅" if m.get("passed") else "❌"
     shown = " / ".join(f"{v:.4g}" if v is not None else "—" for v in values)
+    if not rule:  # recorded for information (e.g. a training time), not asserted
+        return f"ℹ️ {name} = {shown}"
+    mark = "✅" if m.get("passed") else "❌"
     return f"{mark} {name} = {shown} ({' and '.join(rule)})"
 
 

@@ -78,3 +78,8 @@ def test_bench_runs_notebooks_and_reads_their_recorded_metrics(tmp_path):
     assert "broken on purpose" in bad["error"] and bad["metrics"] == {}
     with pytest.raises(SystemExit, match="no notebook matches"):
         bench.bench_notebooks(["missing"], "fast", "t", folder=tmp_path)
+
+
+def test_a_metric_without_a_floor_is_shown_as_information():
+    assert bench._fmt_metric("training time (s)", {"value": 4.5}) == "ℹ️ training time (s) = 4.5"
+    assert bench._fmt_metric("FD", {"value": 16.0, "at_most": 15, "passed": False}) == "❌ FD = 16 (≤ 15)"
