@@ -145,12 +145,13 @@ class ConvVAE(_VAE):
         return self.decoder(self.project(z).view(-1, 2 * self._c, 4, 4))
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, per_dimension: bool = False) -> torch.Tensor:
     """``KL(N(μ, diag σ²) ‖ N(0, I))`` per example ``[B]``, in nats:
-    ``½ Σ (μ² + σ² − log σ² − 1)``."""
+    ``½ Σ (μ² + σ² − log σ² − 1)``; with ``per_dimension=True`` the terms before the sum ``[B, D]``."""
     if mu.shape != logvar.shape:
         raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
+    return kl if per_dimension else kl.sum(dim=1)
 
 
 def elbo_terms(model: _VAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -279,7 +280,7 @@ def kl_per_dimension(model: _VAE, x: torch.Tensor) -> torch.Tensor:
     model.eval()
     mu, logvar = model.encode(x.to(next(model.parameters()).device))
     model.train(was)
-    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).mean(0).cpu()
+    return gaussian_kl(mu, logvar, per_dimension=True).mean(0).cpu()
 
 
 @torch.no_grad()
