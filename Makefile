@@ -8,7 +8,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt
 
-.PHONY: setup book test clean
+.PHONY: setup book test lint clean
 setup: $(BIN)/python
 
 book: setup
@@ -17,6 +17,9 @@ book: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check aigc_course tests .ci _ext
 
 clean:
 	rm -rf _build

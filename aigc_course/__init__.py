@@ -14,6 +14,7 @@ librosa) are imported only by the functions that need them.
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 from dataclasses import dataclass
 
@@ -21,6 +22,27 @@ from . import check, config, results
 from .config import by_profile, data_dir, get_device, get_profile, seed_everything
 
 __version__ = "0.1.0"
+
+HUB_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+SWITCH_HINT = {
+    "fast": "set AIGC_PROFILE=full for real datasets and bigger models",
+    "full": "set AIGC_PROFILE=fast for the quick CPU-sized run",
+}
+
+
+def keep_hub_offline(profile: str) -> None:
+    """In the fast profile, keep ``huggingface_hub``/``transformers`` offline.
+
+    Sets ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1`` unless the learner set them.
+    huggingface_hub reads them when it is imported, so this runs when ``aigc_course`` is imported
+    (before any notebook imports transformers) and again in :func:`setup`.
+    """
+    if profile == "fast":
+        for name in HUB_OFFLINE_VARIABLES:
+            os.environ.setdefault(name, "1")
+
+
+keep_hub_offline(os.environ.get("AIGC_PROFILE", "").strip().lower() or "fast")
 
 _LAZY = {"data", "models", "train", "metrics", "plot", "keras", "bench", "audio", "speech"}
 
@@ -64,16 +86,19 @@ def setup(notebook: str | None = None, seed: int | None = None, threads: int | N
     used_seed = seed_everything(seed)
     config.set_threads(threads)
     info = Setup(notebook, get_profile(), get_device(), used_seed, data_dir())
+    keep_hub_offline(info.profile)
     if verbose:
         print(
-            f"aigc_course {__version__} | profile: {info.profile} | device: {info.device} | "
-            f"seed: {info.seed}\npython {platform.python_version()} | torch {torch.__version__} | "
+            f"aigc_course {__version__} | profile: {info.profile} ({SWITCH_HINT[info.profile]}) | "
+            f"device: {info.device} | seed: {info.seed}\n"
+            f"python {platform.python_version()} | torch {torch.__version__} | "
             f"threads: {torch.get_num_threads()} | data dir: {info.data_dir}"
         )
     return info
 
 
 __all__ = [
-    "setup", "Setup", "check", "config", "results", "by_profile", "data_dir", "get_device",
-    "get_profile", "seed_everything", "fit", "speak", *sorted(_LAZY),
+    "Setup", "audio", "bench", "by_profile", "check", "config", "data", "data_dir", "fit",
+    "get_device", "get_profile", "keep_hub_offline", "keras", "metrics", "models", "plot",
+    "results", "seed_everything", "setup", "speak", "speech", "train",
 ]

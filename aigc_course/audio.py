@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .validation import check_finite, check_int, check_number
+
 SAMPLE_RATE = 22_050
 N_FFT = 1024
 HOP_LENGTH = 256
@@ -30,7 +32,10 @@ LOG_FLOOR = 1e-5
 
 
 def _as_wave(wave) -> torch.Tensor:
-    """A 1-D float32 tensor from a numpy array / tensor / list; int16 PCM is rescaled."""
+    """A 1-D float32 tensor from a numpy array / tensor / list; int16 PCM is rescaled.
+
+    NaN or infinite samples are an error (they would spread to every frame of a spectrogram).
+    """
     if isinstance(wave, np.ndarray) and wave.dtype == np.int16:
         wave = wave.astype(np.float32) / 32768.0
     t = torch.as_tensor(wave)
@@ -40,7 +45,7 @@ def _as_wave(wave) -> torch.Tensor:
         raise ValueError(f"waveform must be 1-D [samples], got shape {tuple(t.shape)}")
     if t.numel() < WIN_LENGTH:
         raise ValueError(f"waveform too short: {t.numel()} samples, need at least {WIN_LENGTH}")
-    return t.float()
+    return check_finite("wave", t.float())
 
 
 def _window(device) -> torch.Tensor:
@@ -111,10 +116,12 @@ def griffin_lim(magnitude: torch.Tensor, n_iter: int = 32, momentum: float = 0.9
     if magnitude.dim() != 2 or magnitude.shape[0] != N_FFT // 2 + 1:
         raise ValueError(f"magnitude must be [{N_FFT // 2 + 1}, frames], "
                          f"got {tuple(magnitude.shape)}")
-    if not isinstance(n_iter, int) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    check_finite("magnitude", magnitude)
+    if bool((magnitude < 0).any()):
+        raise ValueError(f"magnitude must be >= 0 (it is |STFT|, e.g. from mel_to_magnitude), "
+                         f"got a minimum of {float(magnitude.min()):g}")
+    check_int("n_iter", n_iter)
+    check_number("momentum", momentum, 0.0, 1.0, high_open=True)
     length = length or (magnitude.shape[1] - 1) * HOP_LENGTH
     gen = torch.Generator().manual_seed(seed)
     phase = torch.exp(2j * torch.pi * torch.rand(magnitude.shape, generator=gen))
@@ -131,8 +138,10 @@ def griffin_lim(magnitude: torch.Tensor, n_iter: int = 32, momentum: float = 0.9
 
 
 def mel_to_audio(log_mel: torch.Tensor, n_iter: int = 32) -> torch.Tensor:
-    """Log-mel ``[80, frames]`` → waveform ``[samples]`` in [-1, 1] (pseudo-inverse + Griffin-Lim)."""
-    wave = griffin_lim(mel_to_magnitude(log_mel.detach().cpu()), n_iter=n_iter)
+    """Log-mel ``[80, frames]`` (a tensor or a numpy array) → waveform ``[samples]`` in [-1, 1]
+    (pseudo-inverse + Griffin-Lim)."""
+    log_mel = torch.as_tensor(log_mel).detach().cpu()
+    wave = griffin_lim(mel_to_magnitude(log_mel), n_iter=n_iter)
     peak = wave.abs().max()
     return wave / peak * 0.95 if peak > 1.0 else wave
 

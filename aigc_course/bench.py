@@ -150,7 +150,7 @@ def bench_notebooks(names: list[str], profile: str, tag: str, timeout: int = 900
     for nb in notebooks:
         print(f"running {nb.name} ...", flush=True)
         out = subprocess.run([sys.executable, "-c", _RUN_ONE, str(nb), str(timeout)], env=env,
-                             capture_output=True, text=True, cwd=ROOT)
+                             capture_output=True, text=True, cwd=ROOT, check=False)
         try:
             run = json.loads(out.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from . import results
+from .validation import check_number
 
 
 class CheckFailed(AssertionError):
@@ -97,6 +98,8 @@ def outcome(name: str, value, *, at_least=None, at_most=None, hint: str | None =
     """
     if at_least is None and at_most is None:
         raise ValueError("outcome() needs a threshold: give at_least=..., at_most=... or both")
+    at_least = None if at_least is None else check_number("at_least", at_least)
+    at_most = None if at_most is None else check_number("at_most", at_most)
     value = _number(value, name)
     if not math.isfinite(value):
         _fail(f"{name} is {value}, not a finite number", hint or "the training probably diverged")

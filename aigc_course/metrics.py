@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .validation import check_finite
+
 
 def _to_numpy(x, name: str) -> np.ndarray:
     if isinstance(x, torch.Tensor):
@@ -40,13 +42,15 @@ def accuracy(predictions, targets) -> float:
     return float((p == t).mean())
 
 
-def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
-    """Mean ``[D]`` and covariance ``[D, D]`` of features ``[N, D]`` (float64)."""
-    f = _to_numpy(features, "features").astype(np.float64)
+def gaussian_stats(features, name: str = "features") -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[D]`` and covariance ``[D, D]`` of finite features ``[N, D]`` (float64)."""
+    f = _to_numpy(features, name).astype(np.float64)
     if f.ndim != 2:
-        raise ValueError(f"features must have shape [N, D], got {f.shape}")
+        raise ValueError(f"{name} must have shape [N, D], got {f.shape}")
     if len(f) < 2:
-        raise ValueError(f"need at least 2 feature vectors to estimate a covariance, got {len(f)}")
+        raise ValueError(f"{name}: need at least 2 feature vectors to estimate a covariance, "
+                         f"got {len(f)}")
+    check_finite(name, f)
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
@@ -58,8 +62,8 @@ def frechet_distance(features_a, features_b) -> float:
     """
     from scipy import linalg
 
-    mu_a, cov_a = gaussian_stats(features_a)
-    mu_b, cov_b = gaussian_stats(features_b)
+    mu_a, cov_a = gaussian_stats(features_a, "features_a")
+    mu_b, cov_b = gaussian_stats(features_b, "features_b")
     if mu_a.shape != mu_b.shape:
         raise ValueError(f"feature sizes differ: {mu_a.shape[0]} vs {mu_b.shape[0]}")
     import warnings
@@ -102,8 +106,6 @@ def digits_frechet_distance(images_a, images_b, classifier=None) -> float:
 
 
 # --------------------------------------------------------------------------- generative images
-# Added for chapters 08/09: the Inception-style score, class coverage, precision/recall and
-# the reference points every generative result is printed beside.
 @torch.no_grad()
 def digits_probabilities(images, classifier=None, batch_size: int = 512) -> torch.Tensor:
     """Softmax ``[N, 10]`` of the course's digits classifier for images ``[N, 1, 8, 8]`` in [0, 1]."""
@@ -138,11 +140,6 @@ def inception_score(probabilities) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = np.where(p > 0, p * (np.log(p) - np.log(marginal)), 0.0).sum(axis=1)
     return float(np.exp(kl.mean()))
-
-
-def digits_inception_score(images, classifier=None) -> float:
-    """Inception-style score of 8×8 digit images on the course classifier's softmax (max 10)."""
-    return inception_score(digits_probabilities(images, classifier))
 
 
 def class_coverage(labels, num_classes: int = 10, min_share: float = 0.02) -> float:

@@ -11,6 +11,8 @@ import math
 import numpy as np
 import torch
 
+from .validation import check_int
+
 
 def _axes(ax, figsize):
     import matplotlib.pyplot as plt
@@ -64,8 +66,7 @@ def loss_curves(history, keys=("loss",), *, smooth: int = 1, ax=None, title: str
     """
     if isinstance(keys, str):
         keys = (keys,)
-    if not isinstance(smooth, int) or smooth < 1:
-        raise ValueError(f"smooth must be a positive int, got {smooth!r}")
+    check_int("smooth", smooth)
     ax = _axes(ax, (6, 3.5))
     steps_per_epoch = max(1, len(history.steps) // max(1, len(history.epochs)))
     for key in keys:

@@ -12,12 +12,12 @@ The results directory is ``AIGC_RESULTS_DIR`` when set, else
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
 
 from . import config
+from .validation import check_number
 
 _current = {"notebook": None}
 
@@ -48,13 +48,13 @@ def results_file(notebook: str | None = None) -> Path | None:
 def record(name: str, value: float, **extra) -> None:
     """Store one metric for the current notebook (no-op when no notebook is set).
 
-    ``extra`` holds JSON-friendly details, e.g. ``floor=0.95, passed=True``.
+    ``extra`` holds JSON-friendly details, e.g. ``floor=0.95, passed=True``. The file also
+    notes the profile, the device and the seed the run was seeded with
+    (:func:`aigc_course.config.current_seed`, so ``setup(seed=3)`` records 3).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"metric name must be a non-empty string, got {name!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"metric {name!r} is not a finite number: {value}")
+    value = check_number(f"metric {name!r}", float(value))
     path = results_file()
     if path is None:
         return
@@ -63,7 +63,7 @@ def record(name: str, value: float, **extra) -> None:
         notebook=path.stem,
         profile=config.get_profile(),
         device=str(config.get_device()),
-        seed=config.get_seed(),
+        seed=config.current_seed(),
     )
     data.setdefault("metrics", {})[name] = {"value": value, "time": time.time(), **extra}
     tmp = path.with_suffix(".tmp")

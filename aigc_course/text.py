@@ -16,11 +16,14 @@
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import torch
+
+from .validation import check_int, check_tensor
 
 
 def _check_text(text, name: str = "text") -> str:
@@ -86,16 +89,22 @@ class CharVocab:
 
     def decode(self, ids) -> str:
         """ids (a tensor or a sequence of ints) → text."""
-        if isinstance(ids, torch.Tensor):
-            if ids.is_floating_point():
-                raise TypeError(f"ids must be integers, got a {ids.dtype} tensor")
-            ids = ids.reshape(-1).tolist()
-        out = []
-        for i in ids:
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.itos):
-                raise ValueError(f"id {i!r} is not in the vocabulary (valid ids: 0..{len(self) - 1})")
-            out.append(self.itos[i])
-        return "".join(out)
+        return "".join(self.itos[i] for i in _id_list(ids, len(self)))
+
+
+def _id_list(ids, size: int) -> list[int]:
+    """``ids`` (an integer tensor or a sequence of ints) as a list of ints in ``0..size-1``."""
+    if isinstance(ids, torch.Tensor):
+        if ids.is_floating_point():
+            raise TypeError(f"ids must be integers, got a {ids.dtype} tensor")
+        ids = ids.reshape(-1).tolist()
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"ids must be a list of ints or a tensor, got {type(ids).__name__} {ids!r}")
+    ids = list(ids)
+    for i in ids:
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < size:
+            raise ValueError(f"id {i!r} is not in the vocabulary (valid ids: 0..{size - 1})")
+    return [int(i) for i in ids]
 
 
 # --------------------------------------------------------------------------- words
@@ -133,8 +142,9 @@ class WordVocab:
     def build(cls, texts: Iterable[str], min_freq: int = 1, max_size: int | None = None) -> WordVocab:
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, not one string")
-        if not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be a positive int, got {min_freq!r}")
+        check_int("min_freq", min_freq)
+        if max_size is not None:
+            check_int("max_size", max_size)
         counts = Counter(tok for t in texts for tok in simple_tokenize(t))
         if not counts:
             raise ValueError("no words found: texts is empty")
@@ -148,9 +158,8 @@ class WordVocab:
         return [self.stoi.get(tok, 1) for tok in simple_tokenize(text)]
 
     def decode(self, ids) -> str:
-        if isinstance(ids, torch.Tensor):
-            ids = ids.reshape(-1).tolist()
-        return " ".join(self.itos[i] for i in ids if i != 0)
+        """ids (a tensor or a sequence of ints) → words joined by spaces; padding is dropped."""
+        return " ".join(self.itos[i] for i in _id_list(ids, len(self)) if i != 0)
 
     def oov_rate(self, texts: Iterable[str]) -> float:
         """Share of the tokens in ``texts`` that are not in the vocabulary."""
@@ -164,12 +173,15 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0,
               max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id lists into ``ids [B, T]`` and return ``lengths [B]`` too.
 
-    Sequences longer than ``max_len`` are cut; an empty sequence becomes one ``pad_id``
-    with length 1, so every row has something to read.
+    Sequences longer than ``max_len`` (an int >= 1, or None: no limit) are cut; an empty
+    sequence becomes one ``pad_id`` with length 1, so every row has something to read.
     """
     if isinstance(sequences, torch.Tensor) or not len(sequences):
         raise ValueError("sequences must be a non-empty list of id lists")
-    seqs = [list(s)[:max_len] if max_len else list(s) for s in sequences]
+    check_int("pad_id", pad_id, low=0)
+    if max_len is not None:
+        check_int("max_len", max_len)
+    seqs = [list(s)[:max_len] for s in sequences]
     lengths = torch.tensor([max(len(s), 1) for s in seqs], dtype=torch.long)
     out = torch.full((len(seqs), int(lengths.max())), pad_id, dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -208,11 +220,10 @@ def train_bpe(texts: Iterable[str] | str, vocab_size: int, *, min_frequency: int
         raise ValueError("texts are all empty")
     special_tokens = list(special_tokens)
     base = 256 if byte_level else 1
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= base + len(special_tokens):
-        raise ValueError(
-            f"vocab_size must be an int larger than the base alphabet plus special tokens "
-            f"({base} + {len(special_tokens)}), got {vocab_size!r}"
-        )
+    check_int("vocab_size", vocab_size, low=None)
+    if vocab_size <= base + len(special_tokens):
+        raise ValueError(f"vocab_size must be larger than the base alphabet plus special tokens "
+                         f"({base} + {len(special_tokens)}), got {vocab_size}")
     if byte_level:
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -245,14 +256,12 @@ def bpe_merges(tokenizer) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- LM batches
 def _as_ids(ids) -> torch.Tensor:
+    """A 1-D LongTensor ``[N]`` from a list of ints or an integer tensor."""
     if isinstance(ids, (list, tuple)):
         ids = torch.tensor(ids, dtype=torch.long)
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"ids must be a 1-D LongTensor or a list of ints, got {type(ids).__name__}")
-    if ids.is_floating_point() or ids.dtype == torch.bool:
-        raise TypeError(f"ids must be integers (torch.long), got {ids.dtype}")
-    if ids.dim() != 1:
-        raise ValueError(f"ids must be 1-D [N], got shape {tuple(ids.shape)}")
+    check_tensor("ids", ids, dim=1, floating=False)
+    if ids.dtype == torch.bool:
+        raise TypeError("ids must be integers (torch.long), got torch.bool")
     return ids.long()
 
 
@@ -269,11 +278,8 @@ def lm_batches(ids, seq_len: int, *, stride: int | None = None) -> tuple[torch.T
         Pass the tuple to :func:`aigc_course.train.fit`, which shuffles and batches it.
     """
     ids = _as_ids(ids)
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-        raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
-    stride = seq_len if stride is None else stride
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    check_int("seq_len", seq_len)
+    stride = seq_len if stride is None else check_int("stride", stride)
     if len(ids) < seq_len + 1:
         raise ValueError(f"need at least seq_len + 1 = {seq_len + 1} tokens, got {len(ids)}")
     starts = torch.arange(0, len(ids) - seq_len, stride)
@@ -291,9 +297,8 @@ def bptt_batches(ids, batch_size: int, seq_len: int) -> list[tuple[torch.Tensor,
     ``(x, y)`` pairs, each ``[batch_size, seq_len]`` (keep their order: do not shuffle).
     """
     ids = _as_ids(ids)
-    for name, v in (("batch_size", batch_size), ("seq_len", seq_len)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_int("batch_size", batch_size)
+    check_int("seq_len", seq_len)
     per_row = (len(ids) - 1) // batch_size
     n_chunks = per_row // seq_len
     if n_chunks < 1:

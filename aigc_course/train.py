@@ -5,37 +5,36 @@ The step function does the model-specific work (forward, loss, backward,
 optimizer step) and returns a dict of numbers to log. The default,
 :func:`supervised_step`, is the classic classification/regression step; a GAN
 or a VAE passes its own step function and reuses everything else: progress
-bar, history, validation, periodic callbacks, checkpoints and exact resume.
+bar, history, validation, callbacks, checkpoints and exact resume.
 
 A step function has the signature::
 
     step(model, batch, optimizers) -> dict[str, float | torch.Tensor]
 
 where ``optimizers`` is whatever was passed as ``optimizer=`` (one optimizer
-or a dict of them, e.g. ``{"g": opt_g, "d": opt_d}`` for a GAN).
-
-Checkpoints (``checkpoint="some/folder"``) hold the model weights in
-``model.safetensors`` and the optimizer state, random-number state, step
-counter and history in ``trainer.pt`` (loaded with ``weights_only=True``, so
-no pickle code ever runs). Interrupt a run (or let it crash), call ``fit``
-again with the same arguments, and it continues from the last checkpoint to
-exactly the result an uninterrupted run gives.
+or a dict of them, e.g. ``{"g": opt_g, "d": opt_d}`` for a GAN). A step that keeps
+state between calls (a hidden state, a call counter) exposes it with
+``state_dict()`` / ``load_state_dict(state)``, and the checkpoint saves it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
+from .checkpoint import _optimizers_dict, has_checkpoint, load_checkpoint, save_checkpoint
 from .config import get_device
+from .validation import check_bool, check_choice, check_int, check_number
 
 StepFn = Callable[[nn.Module, object, object], dict]
 
@@ -55,7 +54,7 @@ class History:
 
     def __getitem__(self, key: str) -> list:
         """Per-step values of ``key`` (or per-epoch values for ``val_*`` keys)."""
-        source = self.epochs if key.startswith("val_") or key.startswith("epoch_") else self.steps
+        source = self.epochs if key.startswith(("val_", "epoch_")) else self.steps
         values = [row[key] for row in source if key in row]
         if not values:
             known = sorted({k for row in self.steps + self.epochs for k in row})
@@ -71,12 +70,73 @@ class History:
 
 @dataclass
 class FitState:
-    """Passed to callbacks: the model, where training is, and the history so far."""
+    """Passed to callbacks: the model, where training is, and the history so far.
+
+    ``epoch`` counts from 1 (in ``on_epoch_end``: the epoch just finished), ``step`` is the
+    number of optimisation steps done, ``batch`` the batches done in the current epoch and
+    ``logs`` the numbers of the last step (in ``on_epoch_end``: the epoch's summary).
+    """
 
     model: nn.Module
     epoch: int
     step: int
     history: History
+    batch: int = 0
+    logs: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- callbacks
+class Callback:
+    """Base class of ``fit`` callbacks: override the events you need.
+
+    ``on_step_end(state)`` runs after every optimisation step, ``on_epoch_end(state)`` after
+    every epoch (its summary and validation are then in ``state.history.epochs[-1]``).
+    """
+
+    def on_step_end(self, state: FitState) -> None:
+        pass
+
+    def on_epoch_end(self, state: FitState) -> None:
+        pass
+
+
+class every(Callback):
+    """A step callback: ``every(100, fn)`` calls ``fn(state)`` after every 100th step."""
+
+    def __init__(self, n_steps: int, fn: Callable[[FitState], None]):
+        self.n_steps = check_int("n_steps", n_steps)
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        self.fn = fn
+
+    def on_step_end(self, state: FitState) -> None:
+        if state.step % self.n_steps == 0:
+            self.fn(state)
+
+
+class _AtEpochEnd(Callback):
+    """A plain function ``fn(state)`` passed in ``callbacks``: called after every epoch."""
+
+    def __init__(self, fn: Callable[[FitState], None]):
+        self.fn = fn
+
+    def on_epoch_end(self, state: FitState) -> None:
+        self.fn(state)
+
+
+def _as_callbacks(callbacks) -> list[Callback]:
+    if isinstance(callbacks, (Callback, str)) or callable(callbacks):
+        raise TypeError("callbacks must be a list, e.g. callbacks=[every(100, fn)]")
+    out = []
+    for cb in callbacks:
+        if isinstance(cb, Callback):
+            out.append(cb)
+        elif callable(cb):
+            out.append(_AtEpochEnd(cb))
+        else:
+            raise TypeError("each callback must be a Callback or a function, "
+                            f"got {type(cb).__name__}")
+    return out
 
 
 # --------------------------------------------------------------------------- steps
@@ -103,6 +163,17 @@ def clip_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
     optimizer.step()
 
 
+def _x_y(batch) -> tuple:
+    """``(x, y)`` from a batch, or a TypeError that says what the default step expects."""
+    if isinstance(batch, (list, tuple)) and len(batch) == 2:
+        return batch
+    got = f"a dict with keys {sorted(batch)}" if isinstance(batch, dict) else (
+        f"a {type(batch).__name__} of {len(batch)}" if isinstance(batch, (list, tuple))
+        else f"a {type(batch).__name__}")
+    raise TypeError(f"the default step and evaluation expect (x, y) batches, got {got}; "
+                    "pass step= (and evaluate=) functions that read your batches")
+
+
 def supervised_step(loss_fn: Callable | None = None, grad_clip: float | None = None) -> StepFn:
     """The classic step for ``(x, y)`` batches: ``loss_fn(model(x), y)``.
 
@@ -110,9 +181,11 @@ def supervised_step(loss_fn: Callable | None = None, grad_clip: float | None = N
     model outputs class logits ``[B, C]`` and ``y`` holds class indices ``[B]``.
     """
     loss_fn = loss_fn or nn.functional.cross_entropy
+    if grad_clip is not None:
+        check_number("grad_clip", grad_clip, low=0, low_open=True)
 
     def step(model, batch, optimizer):
-        x, y = batch
+        x, y = _x_y(batch)
         out = model(x)
         loss = loss_fn(out, y)
         clip_and_step(loss, optimizer, model.parameters(), grad_clip)
@@ -135,7 +208,7 @@ def evaluate_supervised(model: nn.Module, batches: Iterable, loss_fn: Callable |
     total, n, correct = 0.0, 0, 0
     is_classifier = True
     for batch in batches:
-        x, y = to_device(batch, device)
+        x, y = to_device(_x_y(batch), device)
         out = model(x)
         total += float(loss_fn(out, y)) * len(x)
         n += len(x)
@@ -162,9 +235,8 @@ class TensorBatches:
     """
 
     def __init__(self, tensors: tuple, batch_size: int = 64, shuffle: bool = True):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.tensors, self.batch_size, self.shuffle = tensors, batch_size, shuffle
+        self.batch_size = check_int("batch_size", batch_size)
+        self.tensors, self.shuffle = tensors, shuffle
         self.generator = torch.Generator()
 
     def __len__(self) -> int:
@@ -181,104 +253,299 @@ class TensorBatches:
             yield [t[idx] for t in self.tensors]
 
 
-def make_loader(data, batch_size: int = 64, shuffle: bool = True) -> Iterable:
+def make_loader(data, batch_size: int = 64, shuffle: bool = True, name: str = "data") -> Iterable:
     """Turn ``data`` into something that yields batches.
 
     Accepts a ``DataLoader`` or other iterable of batches (used as is), an
     object with ``x`` and ``y`` tensors (e.g. :class:`aigc_course.data.TensorSplit`),
-    a tuple of tensors ``(x, y, ...)``, or a single tensor.
+    a tuple of tensors ``(x, y, ...)``, or a single tensor. ``name`` is used in messages.
     """
     if hasattr(data, "x") and hasattr(data, "y"):
         data = (data.x, data.y)
     if isinstance(data, torch.Tensor):
         data = (data,)
-    if isinstance(data, tuple) and all(isinstance(t, torch.Tensor) for t in data):
+    if isinstance(data, tuple) and data and all(isinstance(t, torch.Tensor) for t in data):
         if len({len(t) for t in data}) != 1:
-            raise ValueError(f"tensors have different lengths: {[len(t) for t in data]}")
+            raise ValueError(f"{name}: tensors have different lengths: {[len(t) for t in data]}")
         if len(data[0]) == 0:
-            raise ValueError("training data is empty")
+            raise ValueError(f"{name} is empty (0 examples)")
         return TensorBatches(data, batch_size=batch_size, shuffle=shuffle)
-    if isinstance(data, (DataLoader, Iterable)) and not isinstance(data, (str, bytes)):
+    if isinstance(data, (DataLoader, Iterable)) and not isinstance(data, (str, bytes, dict)):
+        if hasattr(data, "__len__") and len(data) == 0:
+            raise ValueError(f"{name} is empty (0 batches)")
         return data
     raise TypeError(
-        "data must be a DataLoader, an iterable of batches, a TensorSplit, or a tuple of tensors; "
-        f"got {type(data).__name__}"
+        f"{name} must be a DataLoader, an iterable of batches, a TensorSplit, or a tuple of "
+        f"tensors; got {type(data).__name__}"
     )
 
 
 def _seed_loader_for_epoch(loader, seed: int, epoch: int) -> None:
     """Make the epoch's shuffle order a function of (seed, epoch), so a resumed run
-    sees exactly the batches the interrupted one would have seen."""
+    sees exactly the batches the interrupted one would have seen (``epoch`` from 1)."""
     gen = getattr(loader, "generator", None)
     if isinstance(gen, torch.Generator):
-        gen.manual_seed(seed * 100_003 + epoch)
+        gen.manual_seed(seed * 100_003 + epoch - 1)
+
+
+def _refuse_unseeded_shuffle(loader) -> None:
+    """A shuffling DataLoader without its own generator cannot be resumed exactly."""
+    if isinstance(loader, DataLoader) and isinstance(loader.sampler, RandomSampler) \
+            and (loader.generator is None or loader.sampler.generator is not loader.generator):
+        raise ValueError(
+            "checkpoint= needs a DataLoader whose shuffle order can be replayed: create it as "
+            "DataLoader(..., shuffle=True, generator=torch.Generator()) (fit re-seeds the "
+            "generator every epoch from seed=), or pass tensors and batch_size=")
 
 
 # --------------------------------------------------------------------------- checkpoints
-def _optimizers_dict(optimizer) -> dict:
-    if optimizer is None:
-        return {}
-    if isinstance(optimizer, dict):
-        return optimizer
-    return {"optimizer": optimizer}
+# Writing and reading them lives in checkpoint.py; fit decides when and checks what must match.
 
 
-def save_checkpoint(folder, model: nn.Module, optimizer=None, scheduler=None, *,
-                    epoch: int = 0, batch_in_epoch: int = 0, step: int = 0,
-                    history: History | None = None) -> Path:
-    """Write a checkpoint folder: ``model.safetensors`` + ``trainer.pt`` (atomic)."""
-    from safetensors.torch import save_file
+# --------------------------------------------------------------------------- fit: state
+@dataclass
+class _Run:
+    """Everything one ``fit`` call works with; ``epoch``/``batch``/``step``/``sums``/``count``
+    say where training is (what a checkpoint stores: the epoch in progress, from 1, and the
+    batches of it done, the steps done in total, and the running sums of its step logs)."""
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(folder / "model.safetensors.tmp"))
-    state = {
-        "epoch": epoch,
-        "batch_in_epoch": batch_in_epoch,
-        "step": step,
-        "optimizers": {k: o.state_dict() for k, o in _optimizers_dict(optimizer).items()},
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "history": json.dumps(history.to_dict() if history else {}),
+    model: nn.Module
+    loader: Iterable
+    step_fn: StepFn
+    optimizer: object
+    scheduler: object
+    interval: str
+    device: torch.device
+    seed: int
+    callbacks: list
+    checkpoint: Path | None
+    checkpoint_every: int | None
+    max_steps: int | None
+    on_nan: str
+    val_loader: Iterable | None
+    evaluate: Callable | None
+    n_batches: int | None
+    history: History = field(default_factory=History)
+    epoch: int = 1
+    batch: int = 0
+    step: int = 0
+    sums: dict = field(default_factory=dict)
+    count: int = 0
+    bar: object = None
+    t0: float = 0.0
+    saved_at: tuple = ()
+    in_step: bool = False
+    rng_after_skip: object = None
+
+    @property
+    def step_callbacks(self) -> list:
+        return [cb for cb in self.callbacks if type(cb).on_step_end is not Callback.on_step_end]
+
+    def state(self, logs=None) -> FitState:
+        return FitState(self.model, self.epoch, self.step, self.history, self.batch, logs or {})
+
+    def out_of_steps(self) -> bool:
+        return self.max_steps is not None and self.step >= self.max_steps
+
+
+def _has_state(step_fn) -> bool:
+    """Whether a step function keeps state between calls (``state_dict``/``load_state_dict``)."""
+    return callable(getattr(step_fn, "state_dict", None)) \
+        and callable(getattr(step_fn, "load_state_dict", None))
+
+
+def _signature(run: _Run) -> dict:
+    """What a resume must match for its result to equal the uninterrupted run's."""
+    step_name = getattr(run.step_fn, "__qualname__", type(run.step_fn).__qualname__)
+    return {
+        "batch_size": getattr(run.loader, "batch_size", None),
+        "batches_per_epoch": run.n_batches,
+        "seed": run.seed,
+        "parameters": {k: list(v.shape) for k, v in run.model.state_dict().items()},
+        "optimizers": {k: type(o).__name__ for k, o in _optimizers_dict(run.optimizer).items()},
+        "scheduler": type(run.scheduler).__name__ if run.scheduler is not None else None,
+        "scheduler_interval": run.interval if run.scheduler is not None else None,
+        "step": step_name,
+        "step_has_state": _has_state(run.step_fn),
     }
-    torch.save(state, folder / "trainer.pt.tmp")
-    (folder / "model.safetensors.tmp").replace(folder / "model.safetensors")
-    (folder / "trainer.pt.tmp").replace(folder / "trainer.pt")
-    return folder
 
 
-def load_checkpoint(folder, model: nn.Module, optimizer=None, scheduler=None) -> dict:
-    """Restore a checkpoint written by :func:`save_checkpoint`; returns the trainer state."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    if not (folder / "model.safetensors").exists() or not (folder / "trainer.pt").exists():
-        raise FileNotFoundError(f"no checkpoint in {folder} (expected model.safetensors and trainer.pt)")
-    device = next(model.parameters()).device
-    model.load_state_dict(load_file(str(folder / "model.safetensors"), device=str(device)))
-    state = torch.load(folder / "trainer.pt", weights_only=True, map_location="cpu")
-    optimizers = _optimizers_dict(optimizer)
-    if set(optimizers) != set(state["optimizers"]):
-        raise ValueError(
-            f"checkpoint has optimizers {sorted(state['optimizers'])}, but fit got {sorted(optimizers)}"
-        )
-    for name, opt in optimizers.items():
-        opt.load_state_dict(state["optimizers"][name])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return state
+# --------------------------------------------------------------------------- fit: helpers
+def _restore(run: _Run) -> None:
+    """Continue from ``run.checkpoint``, or refuse with what differs from the saved run."""
+    state = load_checkpoint(run.checkpoint, run.model, run.optimizer, run.scheduler,
+                            expect=_signature(run))
+    if state.get("step_state") is not None:
+        run.step_fn.load_state_dict(state["step_state"])
+    run.epoch, run.batch, run.step = state["epoch"], state["batch_in_epoch"], state["step"]
+    run.sums, run.count = json.loads(state["epoch_sums"]), state["epoch_count"]
+    saved = json.loads(state["history"])
+    run.history = History(saved["steps"], saved["epochs"], saved["seconds"])
+    if run.batch:  # the batches before the interruption are replayed: restore the RNG after them
+        run.rng_after_skip = state["torch_rng"]
+    run.saved_at = (run.epoch, run.batch, run.step)
 
 
-# --------------------------------------------------------------------------- fit
+def _save(run: _Run) -> None:
+    """Checkpoint the run (once per position: a second call at the same point does nothing)."""
+    if run.checkpoint is None or run.saved_at == (run.epoch, run.batch, run.step):
+        return
+    run.history.seconds = time.perf_counter() - run.t0
+    step_state = run.step_fn.state_dict() if _has_state(run.step_fn) else None
+    extra = {"signature": json.dumps(_signature(run)), "step_state": step_state,
+             "epoch_sums": json.dumps(run.sums), "epoch_count": run.count}
+    save_checkpoint(run.checkpoint, run.model, run.optimizer, run.scheduler, epoch=run.epoch,
+                    batch_in_epoch=run.batch, step=run.step, history=run.history, extra=extra)
+    run.saved_at = (run.epoch, run.batch, run.step)
+
+
 def _as_float(v) -> float:
     return float(v.item()) if isinstance(v, torch.Tensor) else float(v)
 
 
+def _non_finite(run: _Run, key: str, value: float) -> None:
+    message = (f"{key} is {value} at step {run.step} (epoch {run.epoch}, batch {run.batch}). "
+               "Try a lower learning rate or grad_clip=1.0, and check the data for NaN/inf; "
+               "on_nan='warn' keeps training anyway.")
+    if run.on_nan == "raise":
+        raise FloatingPointError(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _train_step(run: _Run, batch, step_callbacks: list) -> None:
+    """One optimisation step: the step function, the logs, the scheduler, the step events."""
+    run.in_step = True  # an interrupt now leaves a half-done step: not a point to save
+    logs = run.step_fn(run.model, to_device(batch, run.device), run.optimizer)
+    run.step += 1
+    run.batch += 1
+    run.count += 1
+    row = {k: _as_float(v) for k, v in logs.items()}
+    for k, v in row.items():
+        if not math.isfinite(v):
+            _non_finite(run, k, v)
+        run.sums[k] = run.sums.get(k, 0.0) + v
+    run.history.steps.append(row)
+    if run.scheduler is not None and run.interval == "step":
+        run.scheduler.step()
+    run.in_step = False
+    if run.bar is not None:
+        run.bar.update(1)
+        if run.step % 20 == 0:
+            run.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()}, refresh=False)
+    if step_callbacks:
+        state = run.state(row)
+        for cb in step_callbacks:
+            cb.on_step_end(state)
+    if run.checkpoint_every and run.step % run.checkpoint_every == 0:
+        _save(run)
+
+
+def _run_epoch(run: _Run) -> bool:
+    """Train on the rest of epoch ``run.epoch``; True when it ran to its end."""
+    _seed_loader_for_epoch(run.loader, run.seed, run.epoch)
+    batches = iter(run.loader)
+    for _ in range(run.batch):  # done before the interruption: replay the data order only
+        next(batches)
+    if run.rng_after_skip is not None:
+        torch.set_rng_state(run.rng_after_skip)
+        run.rng_after_skip = None
+    step_callbacks = run.step_callbacks
+    for batch in batches:
+        _train_step(run, batch, step_callbacks)
+        if run.out_of_steps():
+            return run.batch == run.n_batches
+    if run.count == 0:
+        raise ValueError(f"data gave no batches in epoch {run.epoch} (it is empty, or an iterator "
+                         "already read to its end); pass a list, a DataLoader or tensors")
+    return True
+
+
+def _end_epoch(run: _Run) -> None:
+    """The epoch summary (means of its steps, validation), the epoch scheduler and events."""
+    summary = {"epoch": run.epoch, **{k: v / run.count for k, v in run.sums.items()}}
+    if run.val_loader is not None:
+        summary.update({f"val_{k}": v for k, v in run.evaluate(run.model, run.val_loader).items()})
+        run.model.train()
+    if run.scheduler is not None and run.interval == "epoch":
+        run.scheduler.step()
+    run.history.epochs.append(summary)
+    state = run.state(summary)
+    run.epoch, run.batch, run.sums, run.count = run.epoch + 1, 0, {}, 0
+    for cb in run.callbacks:
+        cb.on_epoch_end(state)
+    _save(run)
+
+
+def _device(device) -> torch.device:
+    if device is None:
+        return get_device()
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be e.g. 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device, "
+                         f"got {device!r}") from None
+
+
+def _check_optimizer(optimizer) -> None:
+    items = optimizer.values() if isinstance(optimizer, dict) else [optimizer]
+    if optimizer is not None and not all(isinstance(o, torch.optim.Optimizer) for o in items):
+        got = repr(optimizer) if isinstance(optimizer, (str, int, float)) else ""
+        raise TypeError("optimizer must be a torch.optim.Optimizer (e.g. torch.optim.Adam("
+                        "model.parameters(), lr=1e-3)) or a dict of them, got "
+                        f"{type(optimizer).__name__} {got}".rstrip())
+
+
+def _make_run(model, data, *, optimizer, epochs, step, loss_fn, batch_size, val_data, evaluate,
+              scheduler, scheduler_interval, grad_clip, device, callbacks, checkpoint,
+              checkpoint_every, seed, progress, max_steps, on_nan) -> _Run:
+    """Check every argument of :func:`fit` and put the run together."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_int("epochs", epochs)
+    check_int("seed", seed, low=0)
+    check_bool("progress", progress)
+    check_choice("scheduler_interval", scheduler_interval, ("epoch", "step"))
+    check_choice("on_nan", on_nan, ("raise", "warn"))
+    for name, value in (("checkpoint_every", checkpoint_every), ("max_steps", max_steps)):
+        if value is not None:
+            check_int(name, value)
+    if checkpoint_every is not None and checkpoint is None:
+        raise ValueError(f"checkpoint_every={checkpoint_every} needs checkpoint='some/folder' "
+                         "(where to write the checkpoints)")
+    if step is not None and (loss_fn is not None or grad_clip is not None):
+        raise ValueError("pass loss_fn/grad_clip only with the default step; "
+                         "a custom step handles its own")
+    if step is not None and not callable(step):
+        raise TypeError(f"step must be a function step(model, batch, optimizer), got {step!r}")
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(f"scheduler must be a torch.optim.lr_scheduler object, got {scheduler!r}")
+    _check_optimizer(optimizer)
+    loader = make_loader(data, batch_size=batch_size, shuffle=True)
+    if isinstance(loader, Iterator) and epochs > 1:
+        raise ValueError(f"data is an iterator (e.g. a generator), which can be read only once, "
+                         f"but epochs={epochs}: pass a list, a DataLoader or tensors")
+    if checkpoint is not None:
+        _refuse_unseeded_shuffle(loader)
+    val_loader = None if val_data is None else make_loader(val_data, 256, False, name="val_data")
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError(f"evaluate must be a function evaluate(model, batches), got {evaluate!r}")
+    device = _device(device)
+    model.to(device)
+    if evaluate is None and val_loader is not None:
+        evaluate = functools.partial(evaluate_supervised, loss_fn=loss_fn, device=device)
+    return _Run(
+        model=model, loader=loader, step_fn=step or supervised_step(loss_fn, grad_clip),
+        optimizer=optimizer or torch.optim.Adam(model.parameters(), lr=1e-3),
+        scheduler=scheduler, interval=scheduler_interval, device=device, seed=seed,
+        callbacks=_as_callbacks(callbacks),
+        checkpoint=None if checkpoint is None else Path(checkpoint),
+        checkpoint_every=checkpoint_every, max_steps=max_steps, on_nan=on_nan,
+        val_loader=val_loader, evaluate=evaluate,
+        n_batches=len(loader) if hasattr(loader, "__len__") else None,
+    )
+
+
+# --------------------------------------------------------------------------- fit
 def fit(
     model: nn.Module,
     data,
@@ -291,14 +558,16 @@ def fit(
     val_data=None,
     evaluate: Callable[[nn.Module, Iterable], dict] | None = None,
     scheduler=None,
+    scheduler_interval: str = "epoch",
     grad_clip: float | None = None,
     device=None,
-    callbacks: Iterable[Callable[[FitState], None]] = (),
+    callbacks: Iterable = (),
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     seed: int = 0,
     progress: bool = True,
     max_steps: int | None = None,
+    on_nan: str = "raise",
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -307,146 +576,67 @@ def fit(
         data: a DataLoader / iterable of batches, a ``TensorSplit``, or a tuple of tensors
             (then batched with ``batch_size`` and shuffled, reproducibly, with ``seed``).
         optimizer: one optimizer or a dict of them (default: Adam, lr 1e-3).
-        epochs: passes over ``data``.
+        epochs: passes over ``data``; epochs are numbered from 1 everywhere.
         step: the step function (default :func:`supervised_step` with ``loss_fn``).
         val_data: evaluated after every epoch with ``evaluate`` (default: mean loss and
             accuracy); logged as ``val_<name>``.
-        scheduler: a learning-rate scheduler stepped once per epoch.
-        grad_clip: max gradient norm for the default step.
-        callbacks: functions ``cb(state: FitState)`` called after every epoch
-            (e.g. to plot samples); see :func:`every` for step-based callbacks.
+        scheduler: a learning-rate scheduler, stepped after every epoch
+            (``scheduler_interval="epoch"``) or after every step (``"step"``).
+        grad_clip: max gradient norm (> 0) for the default step.
+        callbacks: :class:`Callback` objects (events ``on_step_end(state)`` after every step,
+            ``on_epoch_end(state)`` after every epoch), or plain functions ``fn(state)``, called
+            after every epoch; :func:`every` makes a step callback. ``state`` is a
+            :class:`FitState`.
         checkpoint: folder for checkpoints; when it holds one, training resumes from it.
-        checkpoint_every: also checkpoint every N steps (default: once per epoch).
-        max_steps: stop after this many steps in total (useful for quick tests).
+        checkpoint_every: also checkpoint every N steps (default: after every epoch).
+        max_steps: stop after this many steps in total (a checkpoint is then written too).
+        on_nan: ``"raise"`` stops at the first step that logs NaN/inf, with its number;
+            ``"warn"`` warns and goes on.
+
+    Checkpoints: ``checkpoint/checkpoint.json`` names the current snapshot folder
+    ``step-…/`` (with the SHA-256 of its files) and is replaced by one atomic rename, so a
+    checkpoint is written as one unit. The snapshot holds ``model.safetensors`` (weights) and
+    ``trainer.pt`` (loaded with ``weights_only=True``: no pickle code runs): optimizer and
+    scheduler state, the torch random state, epoch/batch/step counters, the running sums of
+    the epoch in progress, the history, the step function's ``state_dict()`` if it has one,
+    and a *signature* of the run (batch size, batches per epoch, seed, parameter names and
+    shapes, optimizer, scheduler and step types). Call ``fit`` again with the same arguments
+    and it continues to exactly the uninterrupted result; a call that differs from the
+    signature, an unseeded shuffling DataLoader, or a damaged checkpoint raise a ValueError.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
-        raise ValueError(f"checkpoint_every must be a positive int, got {checkpoint_every!r}")
-    if step is not None and (loss_fn is not None or grad_clip is not None):
-        raise ValueError("pass loss_fn/grad_clip only with the default step; a custom step handles its own")
-    device = torch.device(device) if device is not None else get_device()
-    model.to(device)
-    if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    step = step or supervised_step(loss_fn, grad_clip)
-    loader = make_loader(data, batch_size=batch_size, shuffle=True)
-    val_loader = make_loader(val_data, batch_size=256, shuffle=False) if val_data is not None else None
-    if evaluate is None and val_loader is not None:
-        def evaluate(m, batches):
-            return evaluate_supervised(m, batches, loss_fn, device)
-
-    history = History()
-    start_epoch, skip_batches, global_step = 0, 0, 0
-    if checkpoint is not None and (Path(checkpoint) / "trainer.pt").exists():
-        state = load_checkpoint(checkpoint, model, optimizer, scheduler)
-        start_epoch, skip_batches, global_step = state["epoch"], state["batch_in_epoch"], state["step"]
-        saved = json.loads(state["history"])
-        history = History(saved.get("steps", []), saved.get("epochs", []), saved.get("seconds", 0.0))
+    run = _make_run(model, data, optimizer=optimizer, epochs=epochs, step=step, loss_fn=loss_fn,
+                    batch_size=batch_size, val_data=val_data, evaluate=evaluate,
+                    scheduler=scheduler, scheduler_interval=scheduler_interval,
+                    grad_clip=grad_clip, device=device, callbacks=callbacks,
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, seed=seed,
+                    progress=progress, max_steps=max_steps, on_nan=on_nan)
+    if has_checkpoint(run.checkpoint):
+        _restore(run)
         if progress:
-            print(f"Resuming from {checkpoint}: epoch {start_epoch + 1}, step {global_step}")
-        if start_epoch >= epochs:
-            return history
-
-    try:
-        n_batches = len(loader)
-    except TypeError:
-        n_batches = None
-    total = None if n_batches is None else n_batches * epochs
-    if max_steps is not None and total is not None:
-        total = min(total, max_steps)
-    bar = None
+            print(f"Resuming from {checkpoint}: epoch {run.epoch}, step {run.step}")
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=total, initial=global_step, unit="step", leave=True)
-
-    t0 = time.perf_counter() - history.seconds
-    resume_at = (start_epoch, skip_batches)  # (epoch, batch) a resumed run would start from
+        total = None if run.n_batches is None else run.n_batches * epochs
+        if max_steps is not None and total is not None:
+            total = min(total, max_steps)
+        run.bar = tqdm(total=total, initial=run.step, unit="step", leave=True)
+    run.t0 = time.perf_counter() - run.history.seconds
     model.train()
-
-    def save():
-        history.seconds = time.perf_counter() - t0
-        save_checkpoint(checkpoint, model, optimizer, scheduler, epoch=resume_at[0],
-                        batch_in_epoch=resume_at[1], step=global_step, history=history)
-
     try:
-        for epoch in range(start_epoch, epochs):
-            _seed_loader_for_epoch(loader, seed, epoch)
-            sums: dict[str, float] = {}
-            count = 0
-            for batch_idx, batch in enumerate(loader):
-                if epoch == start_epoch and batch_idx < skip_batches:
-                    continue  # done before the interruption
-                logs = step(model, to_device(batch, device), optimizer)
-                row = {k: _as_float(v) for k, v in logs.items()}
-                history.steps.append(row)
-                for k, v in row.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                count += 1
-                global_step += 1
-                resume_at = (epoch, batch_idx + 1)
-                if bar is not None:
-                    bar.update(1)
-                    if global_step % 20 == 0:
-                        bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()}, refresh=False)
-                for cb in callbacks:
-                    if getattr(cb, "per_step", False):
-                        cb(FitState(model, epoch, global_step, history))
-                if checkpoint is not None and checkpoint_every and global_step % checkpoint_every == 0:
-                    save()
-                if max_steps is not None and global_step >= max_steps:
-                    break
-            if max_steps is not None and global_step >= max_steps and resume_at[1] != n_batches:
-                if checkpoint is not None:
-                    save()
-                break  # stopped mid-epoch: no epoch summary
-            # the epoch is complete: averages (a resumed epoch averages its remaining steps)
-            resume_at = (epoch + 1, 0)
-            summary = {"epoch": epoch + 1}
-            summary.update({k: v / max(count, 1) for k, v in sums.items()})
-            if val_loader is not None:
-                summary.update({f"val_{k}": v for k, v in evaluate(model, val_loader).items()})
-                model.train()
-            if scheduler is not None:
-                scheduler.step()
-            history.epochs.append(summary)
-            for cb in callbacks:
-                if not getattr(cb, "per_step", False):
-                    cb(FitState(model, epoch + 1, global_step, history))
-            if checkpoint is not None:
-                save()
-            if max_steps is not None and global_step >= max_steps:
-                break
+        while run.epoch <= epochs and not run.out_of_steps():
+            if not _run_epoch(run):
+                break  # stopped by max_steps in the middle of an epoch: no summary
+            _end_epoch(run)
+        _save(run)
     except KeyboardInterrupt:
-        if checkpoint is not None:
-            save()
-            print(f"\nInterrupted at step {global_step}; checkpoint saved in {checkpoint}. "
+        if run.checkpoint is not None and not run.in_step:
+            _save(run)
+        if run.checkpoint is not None:
+            print(f"\nInterrupted after step {run.saved_at[2]}; checkpoint in {checkpoint}. "
                   "Run the same fit(...) again to resume.")
         raise
     finally:
-        if bar is not None:
-            bar.close()
-    history.seconds = time.perf_counter() - t0
-    for row in history.epochs[-1:]:
-        if any(isinstance(v, float) and not math.isfinite(v) for v in row.values()):
-            print(f"warning: non-finite numbers in the last epoch: {row}")
-    return history
-
-
-class every:
-    """A step-based callback: ``every(100, fn)`` calls ``fn(state)`` every 100 steps."""
-
-    per_step = True
-
-    def __init__(self, n_steps: int, fn: Callable[[FitState], None]):
-        if not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
-        if not callable(fn):
-            raise TypeError("fn must be callable")
-        self.n_steps, self.fn = n_steps, fn
-
-    def __call__(self, state: FitState) -> None:
-        if state.step % self.n_steps == 0:
-            self.fn(state)
+        if run.bar is not None:
+            run.bar.close()
+    run.history.seconds = time.perf_counter() - run.t0
+    return run.history

@@ -8,6 +8,7 @@ is changed afterwards, is simply executed by the book build.
 """
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +25,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Offline is enforced: every kernel starts with .ci/network_guard on PYTHONPATH, whose
+# sitecustomize blocks (and logs) any connection outside loopback. A cell that tried one fails,
+# even if the library caught the error. AIGC_NETWORK_GUARD=0 turns the guard off.
+GUARD_LOG = Path(tempfile.mkdtemp(prefix="aigc_guard_")) / "network.log"
+if os.environ.get("AIGC_NETWORK_GUARD", "1") != "0":
+    _guard = str(Path(__file__).resolve().parents[1] / ".ci" / "network_guard")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_guard, os.environ.get("PYTHONPATH")) if p)
+    os.environ["AIGC_NETWORK_GUARD_LOG"] = str(GUARD_LOG)
+
 _runs: dict = {}  # notebook path -> {"outputs": {code cell index: outputs}, "failed": bool, "start": t}
 
 
@@ -37,6 +48,11 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         run["outputs"][item.cell_num] = item.test_outputs or []
         run["end"] = time.perf_counter()
+        blocked = GUARD_LOG.read_text() if GUARD_LOG.exists() else ""
+        if blocked:
+            GUARD_LOG.unlink()
+            report.outcome = "failed"
+            report.longrepr = f"this cell tried to use the network (fast profile):\n{blocked}"
     if report.failed:
         run["failed"] = True
 

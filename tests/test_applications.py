@@ -1,5 +1,7 @@
 """The practice chapters' building blocks: FAQ data, retrieval, text metrics, watermark, bias probe."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,21 @@ def test_knowledge_base_shape_and_determinism():
     assert kb == faq_knowledge_base(seed=0)
     assert kb != faq_knowledge_base(seed=1)
     assert [e.intent for e in kb] == [e.intent for e in faq_knowledge_base(seed=1)]  # same intents
+
+
+def test_paraphrases_are_distinct_for_every_seed():
+    for seed in range(30):
+        for e in faq_knowledge_base(seed):
+            assert len({q.lower() for q in e.questions}) == len(e.questions), (seed, e.intent)
+
+
+def test_templates_ship_as_package_data():
+    from importlib import resources
+
+    data = resources.files("aigc_course.data").joinpath("customer_service.json")
+    assert data.is_file()
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert '[tool.setuptools.package-data]\naigc_course = ["data/*.json"]' in pyproject
 
 
 def test_answers_quote_the_seeded_policy():
@@ -40,8 +57,10 @@ def test_dialogues_are_deterministic_and_well_formed():
         assert any(ans in lines[1] for ans in answers)  # the first reply quotes the knowledge base
 
 
-@pytest.mark.parametrize("n, err, match", [(0, ValueError, "at least 1"), (-3, ValueError, "at least 1"),
-                                           (2.5, TypeError, "n must be an int"), (True, TypeError, "n must be an int")])
+@pytest.mark.parametrize("n, err, match", [(0, ValueError, "n must be an int >= 1, got 0"),
+                                           (-3, ValueError, "n must be an int >= 1, got -3"),
+                                           (2.5, TypeError, "n must be an int"),
+                                           (True, TypeError, "n must be an int")])
 def test_dialogues_reject_bad_n(n, err, match):
     with pytest.raises(err, match=match):
         customer_service_dialogues(n)
@@ -204,7 +223,7 @@ def test_bias_probe_measures_a_planted_shift():
 
 def test_bias_probe_bad_input():
     groups = {"A": ["Ann"], "B": ["Cem"]}
-    score = lambda texts: np.zeros(len(texts))  # noqa: E731
+    score = lambda texts: np.zeros(len(texts))
     with pytest.raises(ValueError, match="must be a string containing"):
         bias.counterfactual_probe(score, ["no slot here"], groups)
     with pytest.raises(ValueError, match="at least two group names"):

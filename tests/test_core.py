@@ -1,6 +1,5 @@
 """Unit tests of the aigc_course core: config, results, check, data, metrics, plot."""
 
-import json
 import subprocess
 import sys
 import time
@@ -35,10 +34,12 @@ def test_profile_from_environment(monkeypatch):
     assert ac.by_profile(fast=1, full=2) == 1
 
 
-def test_profile_default_depends_on_gpu(monkeypatch):
+def test_profile_default_is_fast_on_every_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert config.get_profile() == "fast"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU does not change it
+    assert config.get_profile() == "fast"
+    monkeypatch.setenv("AIGC_PROFILE", "full")
     assert config.get_profile() == "full"
 
 
@@ -53,10 +54,15 @@ def test_device_choice(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="'cuda' was requested but is not available"):
         config.get_device("cuda")
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+    with pytest.raises(ValueError, match="prefer='tpu' is not a device name"):
         config.get_device("tpu")
     monkeypatch.setenv("AIGC_DEVICE", "cpu")
     assert config.get_device() == torch.device("cpu")
+    assert config.get_device("CPU:0") == torch.device("cpu", 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="'cuda:1' was requested but this machine has 1 CUDA"):
+        config.get_device("cuda:1")
 
 
 def test_seed_everything_makes_runs_repeatable():
@@ -73,9 +79,9 @@ def test_seed_from_environment_and_bad_seeds(monkeypatch):
     monkeypatch.setenv("AIGC_SEED", "seven")
     with pytest.raises(ValueError, match="AIGC_SEED must be an integer"):
         config.seed_everything()
-    with pytest.raises(TypeError, match="seed must be an int"):
+    with pytest.raises(TypeError, match="seed must be an int, got 1.5"):
         config.seed_everything(1.5)
-    with pytest.raises(ValueError, match="seed must be >= 0"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
         config.seed_everything(-1)
 
 
@@ -86,7 +92,7 @@ def test_data_dir_is_created(monkeypatch, tmp_path):
 
 
 def test_set_threads_rejects_bad_values():
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="threads must be an int >= 1, got 0"):
         config.set_threads(0)
 
 
@@ -96,6 +102,17 @@ def test_setup_prints_and_names_the_notebook(capsys):
     assert "profile: fast" in out and "seed: 3" in out
     assert info.seed == 3 and results.current_notebook() == "unit_test_notebook"
     results.set_notebook(None)
+
+
+def test_results_record_the_seed_the_run_used(monkeypatch):
+    monkeypatch.setenv("AIGC_SEED", "11")
+    config.seed_everything(5)  # what setup(seed=5) does: the argument overrides AIGC_SEED
+    results.set_notebook("nb_seed")
+    try:
+        results.record("x", 1.0)
+        assert results.load("nb_seed")["seed"] == 5
+    finally:
+        results.set_notebook(None)
 
 
 # --------------------------------------------------------------------------- results + check
@@ -152,7 +169,7 @@ def test_record_without_notebook_is_a_noop(tmp_path):
     results.set_notebook(None)
     results.record("x", 1.0)
     assert list(results.results_dir().glob("*.json")) == []
-    with pytest.raises(ValueError, match="not a finite number"):
+    with pytest.raises(ValueError, match="metric 'x' must be a finite number, got inf"):
         results.record("x", float("inf"))
     with pytest.raises(ValueError, match="non-empty string"):
         results.set_notebook("  ")
@@ -277,6 +294,6 @@ def test_plots_draw_and_validate():
     assert len(ax.lines) == 2
     with pytest.raises(KeyError, match="no values logged under 'acc'"):
         ac.plot.loss_curves(h, "acc")
-    with pytest.raises(ValueError, match="smooth must be a positive int"):
+    with pytest.raises(ValueError, match="smooth must be an int >= 1, got 0"):
         ac.plot.loss_curves(h, smooth=0)
     plt.close("all")

@@ -237,11 +237,15 @@ def test_ema_batch_norm_statistics_are_re_estimated_before_sampling():
         batch_stats = ema.train()(z)
         stale = ema.eval()(z)  # running statistics copied from the trained generator
     rng = torch.get_rng_state()
-    gan.sample(4, seed=0)  # triggers the refresh
+    gan.sample(4, seed=0)  # samples through a refreshed copy of the EMA generator
     assert torch.equal(rng, torch.get_rng_state())  # the global random state is untouched
     with torch.no_grad():
-        fresh = ema.eval()(z)
+        assert torch.equal(ema.eval()(z), stale)  # sampling leaves the model unchanged
+        fresh = gan._sampling_generator().eval()(z)
     assert (fresh - batch_stats).abs().mean() < 0.2 * (stale - batch_stats).abs().mean()
+    gan.refresh_ema_batch_norm()  # in place, when asked
+    with torch.no_grad():
+        assert torch.allclose(ema.eval()(z), fresh)
     assert gan._ema_refreshed_at == gan._ema_updates == 1
     gan.load_state_dict(gan.state_dict())
     assert gan._ema_refreshed_at is None  # new weights: refresh again at the next sample()
@@ -295,7 +299,7 @@ def test_vae_step_lowers_neg_elbo_and_bad_input():
     baseline = V.independent_pixel_nll(d.train.x, d.test.x)
     assert 25 < baseline < 30
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
-        m(torch.full((2, 1, 8, 8), 3.0))
+        V.elbo_terms(m, torch.full((2, 1, 8, 8), 3.0))
     with pytest.raises(ValueError, match="beta"):
         V.vae_step(beta=-1)
     with pytest.raises(ValueError, match="expected z"):

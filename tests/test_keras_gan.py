@@ -6,13 +6,13 @@ import pytest
 from aigc_course.keras import gan as KG
 
 
-def test_input_validation_needs_no_tensorflow():
+def test_input_validation():
     assert KG.as_images(np.zeros((3, 64))).shape == (3, 8, 8, 1)
     assert KG.as_images(np.zeros((3, 8, 8))).shape == (3, 8, 8, 1)
     x = np.random.default_rng(0).random((2, 1, 8, 8)).astype(np.float32)
     channels_last = KG.as_images(x)
     assert channels_last.dtype == np.float32 and channels_last.flags.c_contiguous
-    assert np.array_equal(channels_last[..., 0], x[:, 0])  # [N, 1, 8, 8] → [N, 8, 8, 1], same pixels
+    assert np.array_equal(channels_last[..., 0], x[:, 0])  # [N, 1, 8, 8] → [N, 8, 8, 1]
     with pytest.raises(ValueError, match="expected images"):
         KG.as_images(np.zeros((3, 7, 7)))
     with pytest.raises(ValueError, match="expected images"):
@@ -21,10 +21,17 @@ def test_input_validation_needs_no_tensorflow():
         KG.as_images(np.full((2, 64), 16.0))
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         KG.as_images(np.full((2, 64), np.nan))
-    for kwargs, match in (({"latent_dim": 0}, "latent_dim"), ({"channels": 2.5}, "channels"),
-                          ({"r1": -1.0}, "r1"), ({"seed": -1}, "seed"), ({"ema": 1.5}, "ema")):
-        with pytest.raises(ValueError, match=match):
+    for kwargs, error, match in (
+            ({"latent_dim": 0}, ValueError, "latent_dim must be an int >= 1, got 0"),
+            ({"channels": 2.5}, TypeError, "channels must be an int, got 2.5"),
+            ({"r1": -1.0}, ValueError, r"r1 must be in \[0, inf\], got -1"),
+            ({"seed": -1}, ValueError, "seed must be an int >= 0, got -1"),
+            ({"ema": 1.5}, ValueError, r"ema must be in \(0, 1\), got 1.5"),
+            ({"ema": 0}, ValueError, r"ema must be in \(0, 1\), got 0")):
+        with pytest.raises(error, match=match):
             KG.dcgan(**kwargs)
+        with pytest.raises(error, match=match):
+            KG.GAN(**kwargs)  # the class itself checks its arguments
 
 
 def test_to_torch_images_round_trip():
@@ -36,8 +43,8 @@ def test_to_torch_images_round_trip():
 
 @pytest.fixture(scope="module")
 def keras_and_digits():
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("tensorflow")
+    import keras
+
     from aigc_course.data import load_digits
 
     return keras, KG.as_images(load_digits().train.x[:256])
@@ -54,10 +61,21 @@ def _weights(model):
     return [w.numpy().copy() for w in model.trainable_weights]
 
 
+def test_gan_is_a_module_level_keras_model(keras_and_digits):
+    keras, _ = keras_and_digits
+    gan = KG.dcgan(latent_dim=8, channels=8)
+    assert type(gan) is KG.GAN and isinstance(gan, keras.Model) and gan.name == "dcgan"
+    assert KG.GAN.__qualname__ == "GAN" and "train_step" in vars(KG.GAN)
+    assert type(KG.dcgan(latent_dim=4, channels=4)) is type(gan)  # one class, not one per call
+    direct = KG.GAN(latent_dim=8, channels=8)  # the EMA copy starts from the generator's weights
+    assert all(np.array_equal(a, b) for a, b in
+               zip(_weights(direct.generator_ema), _weights(direct.generator)))
+
+
 def test_shapes(keras_and_digits):
     import tensorflow as tf
 
-    keras, x = keras_and_digits
+    _, x = keras_and_digits
     gan = KG.dcgan(latent_dim=8, channels=8)
     images = gan(tf.random.normal((5, 8)))
     assert tuple(images.shape) == (5, 8, 8, 1)
@@ -95,7 +113,7 @@ def test_ema_generator_and_its_batch_norm_statistics(keras_and_digits):
         assert not np.allclose(e, t) and not np.array_equal(e, s0)
         # 4 steps of decay 0.99 from the start: the average has moved only a little of the way
         assert np.abs(e - s0).max() < np.abs(t - s0).max()
-    bn = [layer for layer in gan.generator_ema.layers if "batch_normalization" in layer.name][0]
+    bn = next(layer for layer in gan.generator_ema.layers if "batch_normalization" in layer.name)
     assert np.allclose(bn.moving_mean.numpy(), 0)  # never updated by training
     a = gan.sample(20, seed=3)
     assert not np.allclose(bn.moving_mean.numpy(), 0)  # refreshed from the EMA generator's outputs
@@ -115,7 +133,7 @@ def test_discriminator_update_depends_on_the_real_batch(keras_and_digits):
 
     same_a, same_b = d_after_one_step(x[:32]), d_after_one_step(x[:32])
     other = d_after_one_step(np.ones_like(x[:32]))
-    assert np.allclose(same_a, same_b, atol=1e-6)  # reproducible: the difference below is the data's
+    assert np.allclose(same_a, same_b, atol=1e-6)  # reproducible: the difference is the data
     assert not np.allclose(same_a, other, atol=1e-3)
 
 

@@ -14,8 +14,15 @@ from aigc_course.data import DownloadError, Remote
 from aigc_course.data import sentiment as S
 from aigc_course.data.grammar import Grammar, english_grammar, load_grammar_text
 from aigc_course.data.text_downloads import load_imdb, load_tiny_shakespeare
-from aigc_course.models.rnn import (CharLSTM, LSTMClassifier, bits_per_char, lm_step, sample,
-                                    tbptt_step, train_sentiment_classifier)
+from aigc_course.models.rnn import (
+    CharLSTM,
+    LSTMClassifier,
+    bits_per_char,
+    lm_step,
+    sample,
+    tbptt_step,
+    train_sentiment_classifier,
+)
 from aigc_course.train import fit
 
 
@@ -170,11 +177,15 @@ def test_lm_batches_and_bptt_batches():
     (xa, ya), (xb, _) = batches[0], batches[1]
     assert xa[0].tolist() == [0, 1, 2] and xb[0].tolist() == [3, 4, 5] and xa[1, 0] == 9
     assert torch.equal(ya, xa + 1)
-    with pytest.raises(TypeError, match="integers"):
+    with pytest.raises(TypeError, match="ids must be an integer tensor"):
         T.lm_batches(torch.rand(10), 3)
+    with pytest.raises(TypeError, match="ids must be integers"):
+        T.lm_batches(torch.ones(10, dtype=torch.bool), 3)
+    with pytest.raises(TypeError, match="seq_len must be an int, got 2.5"):
+        T.lm_batches(torch.arange(10), 2.5)
     with pytest.raises(ValueError, match="at least"):
         T.lm_batches(torch.arange(3), 5)
-    with pytest.raises(ValueError, match="1-D"):
+    with pytest.raises(ValueError, match=r"ids must have 1 dimensions, got shape \(2, 3\)"):
         T.lm_batches(torch.zeros(2, 3, dtype=torch.long), 2)
     with pytest.raises(ValueError, match="too few"):
         T.bptt_batches(torch.arange(5), 4, 4)
@@ -183,7 +194,7 @@ def test_lm_batches_and_bptt_batches():
 # --------------------------------------------------------------------------- models
 def test_char_lstm_shapes_state_and_errors():
     m = CharLSTM(10, embed_dim=8, hidden_size=16)
-    logits, (h, c) = m(torch.randint(0, 10, (3, 7)))
+    logits, (h, _) = m(torch.randint(0, 10, (3, 7)))
     assert logits.shape == (3, 7, 10) and h.shape == (1, 3, 16)
     with pytest.raises(TypeError, match="integer token ids"):
         m(torch.rand(3, 7))

@@ -2,6 +2,8 @@
 
 import json
 import re
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -54,7 +56,7 @@ def test_notebook_follows_the_template(nb):
     assert re.match(r"\d\d_[a-z0-9_]+\.ipynb$", nb.name), "name must be NN_short_name.ipynb"
     assert "hide-cell" in all_cells[0].get("metadata", {}).get("tags", []), "first cell: the hidden install cell"
     assert 'find_spec("aigc_course") is None' in source(all_cells[0])
-    assert re.search(rf"^# {nb.name[:2]} · ", text, re.M), "title '# NN · ...'"
+    assert re.search(rf"^# {nb.name[:2]} · ", text, re.MULTILINE), "title '# NN · ...'"
     assert re.search(rf'ac\.setup\("{nb.stem}"', text), "ac.setup(\"<notebook name>\") names the notebook"
     low = text.lower()
     for section in ("learning objectives", "prerequisites", "estimated time", "## summary",
@@ -110,3 +112,62 @@ def test_requirements_have_bounds():
         if spec.startswith("torch=="):
             continue
         assert ">=" in spec and "<" in spec, f"requirement without lower and upper bound: {line}"
+
+
+def test_dependencies_in_pyproject_have_bounds():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        specs += extra
+    for spec in specs:
+        version = spec.split(";")[0]
+        assert ">=" in version and "<" in version.replace("<=", ""), \
+            f"dependency without lower and upper bound: {spec}"
+
+
+def repository_tools():
+    sys.path.insert(0, str(ROOT / ".ci"))
+    import set_repository
+
+    return set_repository
+
+
+def test_install_cells_and_title_notes_use_the_repository_of_config_yml():
+    tools = repository_tools()
+    url = tools.repository_url((ROOT / "_config.yml").read_text())
+    for nb in NOTEBOOKS:
+        install, title = cells(nb)[:2]
+        assert f'%pip install -q "aigc_course[course] @ git+{url}"' in source(install), nb.name
+        assert tools.title_note(url, nb.stem) in source(title), nb.name
+
+
+def test_a_fork_gets_its_own_launch_buttons_install_cells_and_links(tmp_path):
+    tools = repository_tools()
+    config = tools.with_repository((ROOT / "_config.yml").read_text(), "someone/fork")
+    assert yaml.safe_load(config)["repository"]["url"] == "https://github.com/someone/fork"
+    copy = tmp_path / NOTEBOOKS[0].name
+    copy.write_text(NOTEBOOKS[0].read_text(encoding="utf-8"), encoding="utf-8")
+    assert tools.sync_notebook(copy, "https://github.com/someone/fork")
+    install, title = cells(copy)[:2]
+    assert "git+https://github.com/someone/fork\"" in source(install)
+    assert f"https://someone.github.io/fork/notebooks/{copy.stem}.html" in source(title)
+    assert not tools.sync_notebook(copy, "https://github.com/someone/fork")  # idempotent
+
+
+def test_the_pages_workflow_points_the_book_at_the_repository_it_runs_in():
+    workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    assert 'python .ci/set_repository.py "${{ github.repository }}"' in workflow
+    assert workflow.index("set_repository.py") < workflow.index("jupyter-book build")
+
+
+@pytest.mark.parametrize(("profile", "other"), [("fast", "full"), ("full", "fast")])
+def test_setup_says_the_profile_and_how_to_switch_in_its_first_line(profile, other, monkeypatch,
+                                                                    capsys):
+    import torch
+
+    import aigc_course as ac
+
+    monkeypatch.setenv("AIGC_PROFILE", profile)
+    ac.setup(threads=torch.get_num_threads())
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"profile: {profile} (set AIGC_PROFILE={other} for " in first

@@ -9,13 +9,32 @@ import torch
 
 from aigc_course import audio
 from aigc_course.data.download import DownloadError, Remote
-from aigc_course.models.tts import (FastSpeech, Tacotron2, evaluate_fastspeech, fastspeech_step,
-                                    length_regulate, tacotron_step)
-from aigc_course.speech import (SpeechCorpus, durations_in_frames, encode_phonemes,
-                                generate_sentences, load_ljspeech, load_speech_corpus, load_tts,
-                                normalize_text, number_to_words, ordinal_to_words, phonemize,
-                                read_ljspeech_metadata, save_tts, speak, synthesize)
-from aigc_course.speech import espeak
+from aigc_course.models.tts import (
+    FastSpeech,
+    Tacotron2,
+    evaluate_fastspeech,
+    fastspeech_step,
+    length_regulate,
+    tacotron_step,
+)
+from aigc_course.speech import (
+    SpeechCorpus,
+    durations_in_frames,
+    encode_phonemes,
+    espeak,
+    generate_sentences,
+    load_ljspeech,
+    load_speech_corpus,
+    load_tts,
+    normalize_text,
+    number_to_words,
+    ordinal_to_words,
+    phonemize,
+    read_ljspeech_metadata,
+    save_tts,
+    speak,
+    synthesize,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -42,8 +61,8 @@ def tiny_corpus():
 @pytest.mark.parametrize("text, expected", [
     ("Dr. Smith paid $3.50 on the 2nd.", "doctor smith paid three dollars fifty cents on the second."),
     ("In 1984, 12 cats & 1,000 dogs!", "in nineteen eighty four, twelve cats and one thousand dogs!"),
-    ("It fell -3.25%; see No. 7, e.g. now", "it fell minus three point two five percent; see number "
-                                            "seven, for example now"),
+    ("It fell -3.25%; see No. 7, e.g. now", ("it fell minus three point two five percent; see number "
+                                             "seven, for example now")),
     ("  Mr.   Brown   vs.  Mrs. Green?  ", "mister brown versus missus green?"),
     ("The 21st of $1", "the twenty first of one dollar"),
     ("Year 2024, room 1905.", "year two thousand twenty four, room nineteen oh five."),
@@ -179,7 +198,7 @@ def test_corpus_is_consistent_and_cached(data_dir):
         assert torch.equal(corpus.phonemes[i], again.phonemes[i])
         assert torch.allclose(corpus.mels[i], again.mels[i])
     assert corpus.texts == again.texts and corpus.vocab[:3] == ["<pad>", "<unk>", "_"]
-    ph, dur, mel, n_ph, n_fr = next(iter(corpus.loader(batch_size=5, shuffle=False)))
+    ph, dur, mel, _, n_fr = next(iter(corpus.loader(batch_size=5, shuffle=False)))
     assert ph.shape == dur.shape and mel.shape == (5, int(n_fr.max()), 80)
     assert torch.equal(dur.sum(1), n_fr)
     with pytest.raises(ValueError, match="n_val"):
@@ -278,7 +297,7 @@ def test_tacotron2_shapes_masks_and_a_training_step(tiny_corpus):
     torch.manual_seed(0)
     model = Tacotron2(len(tiny_corpus.vocab), d_model=32, rnn_dim=64, prenet_dim=32, postnet_dim=32)
     batch = tiny_corpus.collate([0, 1, 2])
-    ph, _, mel, n_ph, n_fr = batch
+    ph, _, mel, n_ph, _ = batch
     t = mel.shape[1] - mel.shape[1] % 2
     before, after, stop, align = model(ph, mel[:, :t])
     assert before.shape == after.shape == (3, t, 80) and stop.shape == (3, t)

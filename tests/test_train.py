@@ -6,7 +6,14 @@ from torch import nn
 
 from aigc_course.data import load_digits
 from aigc_course.train import (
-    History, every, fit, load_checkpoint, make_loader, save_checkpoint, supervised_step,
+    Callback,
+    History,
+    every,
+    fit,
+    load_checkpoint,
+    make_loader,
+    save_checkpoint,
+    supervised_step,
 )
 
 
@@ -122,24 +129,131 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         load_checkpoint(tmp_path / "empty", other, other_opt)
 
 
-def test_fit_bad_input(digits):
+MISUSE = [  # (fit arguments, error, message)
+    ({"epochs": 0}, ValueError, "epochs must be an int >= 1, got 0"),
+    ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got 0"),
+    ({"grad_clip": -1}, ValueError, r"grad_clip must be in \(0, inf\], got -1"),
+    ({"max_steps": 0}, ValueError, "max_steps must be an int >= 1, got 0"),
+    ({"max_steps": -3}, ValueError, "max_steps must be an int >= 1, got -3"),
+    ({"checkpoint_every": -5}, ValueError, "checkpoint_every must be an int >= 1, got -5"),
+    ({"checkpoint_every": 5}, ValueError, "checkpoint_every=5 needs checkpoint='some/folder'"),
+    ({"optimizer": "adam"}, TypeError, "optimizer must be a torch.optim.Optimizer .* str 'adam'"),
+    ({"device": "gpu"}, ValueError, "device must be e.g. 'cpu', 'cuda', .* got 'gpu'"),
+    ({"seed": "a"}, TypeError, "seed must be an int, got str 'a'"),
+    ({"progress": 1}, TypeError, "progress must be True or False, got 1"),
+    ({"scheduler_interval": "batch"}, ValueError, r"scheduler_interval must be one of \('epoch', "),
+    ({"on_nan": "ignore"}, ValueError, r"on_nan must be one of \('raise', 'warn'\)"),
+    ({"callbacks": print}, TypeError, "callbacks must be a list"),
+    ({"callbacks": [3]}, TypeError, "each callback must be a Callback or a function, got int"),
+    ({"val_data": []}, ValueError, r"val_data is empty \(0 batches\)"),
+    ({"val_data": (torch.zeros(0, 64), torch.zeros(0))}, ValueError, "val_data is empty"),
+    ({"data": []}, ValueError, r"data is empty \(0 batches\)"),
+    ({"data": {"x": 1}}, TypeError, "data must be a DataLoader, .* got dict"),
+    ({"data": iter([(torch.zeros(2, 64), torch.zeros(2).long())]), "epochs": 3}, ValueError,
+     "data is an iterator .* read only once, but epochs=3"),
+    ({"data": iter([])}, ValueError, "data gave no batches in epoch 1"),
+    ({"data": [{"x": torch.zeros(2, 64), "y": torch.zeros(2).long()}]}, TypeError,
+     r"expect \(x, y\) batches, got a dict with keys \['x', 'y'\]"),
+    ({"step": supervised_step(), "loss_fn": nn.functional.mse_loss}, ValueError,
+     "only with the default step"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,message", MISUSE, ids=[m[2][:32] for m in MISUSE])
+def test_fit_misuse_raises_a_clear_error(digits, kwargs, error, message):
     model, _ = make_model()
+    kwargs = {"device": "cpu", "progress": False, **kwargs}
+    data = kwargs.pop("data", digits.train)
+    with pytest.raises(error, match=message):
+        fit(model, data, **kwargs)
+
+
+def test_more_bad_input():
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
-        fit("model", digits.train)
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
-        fit(model, digits.train, epochs=0)
-    with pytest.raises(ValueError, match="checkpoint_every must be a positive int"):
-        fit(model, digits.train, checkpoint_every=-5)
-    with pytest.raises(ValueError, match="only with the default step"):
-        fit(model, digits.train, step=supervised_step(), loss_fn=nn.functional.mse_loss)
+        fit("model", [])
     with pytest.raises(TypeError, match="data must be a DataLoader"):
         make_loader(42)
     with pytest.raises(ValueError, match="different lengths"):
         make_loader((torch.zeros(3, 2), torch.zeros(4)))
-    with pytest.raises(ValueError, match="training data is empty"):
+    with pytest.raises(ValueError, match=r"data is empty \(0 examples\)"):
         make_loader((torch.zeros(0, 2), torch.zeros(0)))
-    with pytest.raises(ValueError, match="n_steps must be a positive int"):
+    with pytest.raises(ValueError, match="n_steps must be an int >= 1"):
         every(0, print)
+
+
+def test_a_nan_loss_stops_at_its_step_with_a_hint(digits):
+    x = digits.train.x.clone()
+    x[5] = float("nan")
+    model, opt = make_model()
+    message = r"loss is nan at step \d+ \(epoch 1, batch \d+\)\. Try a lower .* on_nan='warn'"
+    with pytest.raises(FloatingPointError, match=message):
+        fit(model, (x, digits.train.y), optimizer=opt, epochs=2, device="cpu", progress=False)
+    model, opt = make_model()
+    with pytest.warns(RuntimeWarning, match="loss is nan at step"):
+        h = fit(model, (x, digits.train.y), optimizer=opt, epochs=2, device="cpu", progress=False,
+                on_nan="warn")
+    assert len(h.steps) == 40
+
+
+def test_callback_events_and_one_epoch_numbering(digits):
+    events = []
+
+    class Recorder(Callback):
+        def on_step_end(self, state):
+            events.append(("step", state.epoch, state.batch, state.step))
+
+        def on_epoch_end(self, state):
+            events.append(("epoch", state.epoch, state.batch, state.step))
+
+    plain, stepped = [], []
+    model, opt = make_model()
+    fit(model, digits.train, optimizer=opt, epochs=2, device="cpu", progress=False,
+        callbacks=[Recorder(), lambda s: plain.append(s.epoch), every(15, lambda s: stepped.append(
+            (s.epoch, s.step, round(s.logs["loss"], 6) == round(s.history.last("loss"), 6))))])
+    assert events[0] == ("step", 1, 1, 1) and events[19] == ("step", 1, 20, 20)
+    assert events[20] == ("epoch", 1, 20, 20) and events[21] == ("step", 2, 1, 21)
+    assert events[-1] == ("epoch", 2, 20, 40) and len(events) == 42
+    assert plain == [1, 2] and stepped == [(1, 15, True), (2, 30, True)]
+
+
+@pytest.mark.parametrize("interval", ["step", "epoch"])
+def test_scheduler_interval(digits, interval):
+    model, opt = make_model()
+    decay = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    lrs = []
+    fit(model, digits.train, optimizer=opt, epochs=2, device="cpu", progress=False,
+        scheduler=decay, scheduler_interval=interval,
+        callbacks=[every(1, lambda s: lrs.append(opt.param_groups[0]["lr"]))])
+    expected = [1e-2 * 0.5 ** i for i in range(1, 41)] if interval == "step" \
+        else [1e-2] * 20 + [5e-3] * 20
+    assert lrs == pytest.approx(expected)
+
+
+def test_gan_sample_leaves_the_model_unchanged():
+    """sample() refreshes the EMA batch-norm statistics on a copy, never in the model."""
+    import copy
+
+    from aigc_course.models import gan as G
+
+    torch.manual_seed(0)
+    gan = G.GAN(G.DCGenerator(latent_dim=8, channels=8), G.DCDiscriminator(8), ema=0.5)
+    with torch.no_grad():
+        for p in gan.generator.parameters():
+            p.mul_(3.0).add_(0.5)
+    gan.generator(torch.randn(256, 8))
+    gan.update_ema()
+    before = {k: v.clone() for k, v in gan.state_dict().items()}
+    rng = torch.get_rng_state()
+    images = gan.sample(6, seed=0)
+    assert torch.equal(rng, torch.get_rng_state())
+    for k, v in gan.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    explicit = copy.deepcopy(gan)
+    explicit.refresh_ema_batch_norm()  # the documented, in-place way
+    assert torch.equal(images, explicit.sample(6, seed=0))
+    stale = gan.generator_ema.eval()(explicit.noise(6, torch.Generator().manual_seed(0)))
+    assert not torch.allclose(images, stale, atol=1e-3)  # the copy did re-estimate them
+    assert torch.equal(gan.sample(6, seed=0), images)  # cached copy, same images
 
 
 def test_regression_with_mse_has_no_accuracy():

@@ -22,6 +22,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..models.gpt import lm_loss
+from ..validation import check_int, check_number
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 
 # Openers and closers in two tones (a third party could add more: the codes are just tokens).
@@ -64,10 +67,8 @@ def reply_corpus(entries: Sequence, n_per_intent: int = 16, seed: int = 0,
     ``no_intent_share`` of the examples get the intent ``None`` (the model then also learns to
     reply without being told the intent, which is what an ungrounded model has to do).
     """
-    if isinstance(n_per_intent, bool) or not isinstance(n_per_intent, int) or n_per_intent < 1:
-        raise ValueError(f"n_per_intent must be a positive int, got {n_per_intent!r}")
-    if not 0 <= no_intent_share <= 1:
-        raise ValueError(f"no_intent_share must be in [0, 1], got {no_intent_share!r}")
+    check_int("n_per_intent", n_per_intent)
+    check_number("no_intent_share", no_intent_share, 0.0, 1.0)
     rng = random.Random(seed)
     out = []
     for e in entries:
@@ -94,7 +95,7 @@ class Vocab:
         self.tones = list(tones)
 
     @classmethod
-    def build(cls, corpus: Sequence[tuple[str, str | None, str]]) -> "Vocab":
+    def build(cls, corpus: Sequence[tuple[str, str | None, str]]) -> Vocab:
         words = sorted({t for _, _, text in corpus for t in tokenize(text)})
         return cls(words, sorted({i for _, i, _ in corpus if i is not None}))
 
@@ -136,8 +137,9 @@ class ReplyLM(nn.Module):
     def __init__(self, vocab_size: int, n_intents: int, n_tones: int = len(TONES),
                  embed_dim: int = 64, code_dim: int = 16, hidden_size: int = 128):
         super().__init__()
-        if vocab_size < 5 or n_intents < 1 or n_tones < 1:
-            raise ValueError(f"need vocab_size ≥ 5, n_intents ≥ 1, n_tones ≥ 1; got {vocab_size}, {n_intents}, {n_tones}")
+        check_int("vocab_size", vocab_size, low=5)  # 4 special tokens and at least one word
+        check_int("n_intents", n_intents)
+        check_int("n_tones", n_tones)
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         self.tone = nn.Embedding(n_tones, code_dim)
         self.intent = nn.Embedding(n_intents, code_dim)
@@ -156,18 +158,13 @@ class ReplyLM(nn.Module):
         return (logits, h) if return_state else logits
 
 
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy (nats) over the non-padding targets."""
-    return nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=0)
-
-
 def lm_step(grad_clip: float | None = 1.0):
     """A :func:`aigc_course.train.fit` step for ``(x, tone, intent, y)`` batches."""
     from ..train import clip_and_step
 
     def step(model, batch, optimizer):
         x, tone, intent, y = batch
-        loss = lm_loss(model(x, tone, intent), y)
+        loss = lm_loss(model(x, tone, intent), y, ignore_index=0)  # id 0 pads the replies
         clip_and_step(loss, optimizer, model.parameters(), grad_clip)
         return {"loss": loss.detach()}
 
@@ -179,8 +176,8 @@ def generate_replies(model: ReplyLM, vocab: Vocab, requests: Sequence[tuple[str,
                      max_tokens: int = 80, temperature: float = 0.5,
                      generator: torch.Generator | None = None) -> list[str]:
     """Sample one reply per ``(tone, intent)`` request, all in one batch, until ``<eos>``."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    check_int("max_tokens", max_tokens)
+    check_number("temperature", temperature, 0.0, low_open=True)
     if isinstance(requests, tuple) and len(requests) == 2 and isinstance(requests[0], str):
         raise TypeError("requests must be a list of (tone, intent) pairs, e.g. [('formal', 'refund_status')]")
     requests = list(requests)

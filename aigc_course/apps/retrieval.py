@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import check_int, check_number
+
 DONT_KNOW = ("I'm not sure I understood your question. Let me connect you with a member of our "
              "support team who can help.")
 
@@ -51,7 +53,7 @@ class FAQRetriever:
 
     @classmethod
     def fit(cls, entries: Sequence, questions_per_intent: int | None = None,
-            threshold: float = 0.15, use_answers: bool = True) -> "FAQRetriever":
+            threshold: float = 0.15, use_answers: bool = True) -> FAQRetriever:
         """Index ``entries`` (objects with ``intent``, ``questions``, ``answer``).
 
         Args:
@@ -68,12 +70,9 @@ class FAQRetriever:
         entries = list(entries)
         if not entries:
             raise ValueError("entries is empty: give at least one FAQ entry")
-        if questions_per_intent is not None and (isinstance(questions_per_intent, bool)
-                                                 or not isinstance(questions_per_intent, int)
-                                                 or questions_per_intent < 1):
-            raise ValueError(f"questions_per_intent must be a positive int or None, got {questions_per_intent!r}")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
-            raise ValueError(f"threshold must be in [0, 1), got {threshold!r}")
+        if questions_per_intent is not None:
+            check_int("questions_per_intent", questions_per_intent)
+        check_number("threshold", threshold, 0.0, 1.0, high_open=True)
         documents, intents, answers = [], [], {}
         for e in entries:
             for attr in ("intent", "questions", "answer"):
@@ -107,8 +106,7 @@ class FAQRetriever:
         """The ``k`` best intents for one query, ``[(intent, score), ...]`` best first."""
         if not isinstance(query, str):
             raise TypeError(f"query must be a string, got {type(query).__name__}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        check_int("k", k)
         s = self.scores([query])[0]
         best = np.argsort(-s, kind="stable")[:k]
         return [(self.intents[j], float(s[j])) for j in best]
@@ -133,8 +131,7 @@ def top_k_accuracy(retriever: FAQRetriever, queries: Sequence[str], intents: Seq
     queries, intents = list(queries), list(intents)
     if len(queries) != len(intents):
         raise ValueError(f"queries ({len(queries)}) and intents ({len(intents)}) have different lengths")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_int("k", k)
     s = retriever.scores(queries)
     top = np.argsort(-s, axis=1, kind="stable")[:, :k]
     hits = [intents[i] in {retriever.intents[j] for j in top[i]} for i in range(len(queries))]

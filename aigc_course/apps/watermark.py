@@ -18,6 +18,7 @@ Tokens are integer ids in ``[0, vocab_size)``; the language model is any functio
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,12 +26,12 @@ from functools import lru_cache
 
 import torch
 
+from ..validation import check_int, check_number
+
 
 def _check_vocab_gamma(vocab_size, gamma) -> None:
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an int ≥ 2, got {vocab_size!r}")
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 < gamma < 1:
-        raise ValueError(f"gamma (the green share of the vocabulary) must be in (0, 1), got {gamma!r}")
+    check_int("vocab_size", vocab_size, low=2)
+    check_number("gamma", gamma, 0.0, 1.0, low_open=True, high_open=True)  # the green share
 
 
 def green_list(prev_token: int, vocab_size: int, gamma: float = 0.5, key: int = 15485863) -> torch.Tensor:
@@ -64,10 +65,9 @@ def generate(next_logits: Callable[[list[int]], torch.Tensor], prompt: Sequence[
     prompt = [int(t) for t in prompt]
     if not prompt:
         raise ValueError("prompt must hold at least one token (the first green list needs a previous token)")
-    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 1:
-        raise ValueError(f"n_tokens must be a positive int, got {n_tokens!r}")
-    if delta < 0 or temperature <= 0:
-        raise ValueError(f"delta must be ≥ 0 and temperature > 0, got {delta} and {temperature}")
+    check_int("n_tokens", n_tokens)
+    check_number("delta", delta, 0.0)
+    check_number("temperature", temperature, 0.0, low_open=True)
     ids, new = list(prompt), []
     for _ in range(n_tokens):
         logits = torch.as_tensor(next_logits(ids), dtype=torch.float32).flatten()
@@ -90,9 +90,6 @@ class Detection:
     green_fraction: float
     n_scored: int
 
-    def is_watermarked(self, threshold: float = 4.0) -> bool:
-        return self.z > threshold
-
 
 def detect(tokens: Sequence[int], vocab_size: int, *, gamma: float = 0.5, key: int = 15485863,
            prev_token: int | None = None, ignore_repeats: bool = True) -> Detection:
@@ -108,7 +105,7 @@ def detect(tokens: Sequence[int], vocab_size: int, *, gamma: float = 0.5, key: i
     tokens = [int(t) for t in tokens]
     if any(t < 0 or t >= vocab_size for t in tokens):
         raise ValueError(f"token ids must be in [0, {vocab_size - 1}]")
-    pairs = list(zip(tokens[:-1], tokens[1:]))
+    pairs = list(itertools.pairwise(tokens))
     if prev_token is not None and tokens:
         pairs.insert(0, (int(prev_token), tokens[0]))
     if ignore_repeats:

@@ -23,8 +23,34 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..validation import check_bool
+
 IMAGE_SHAPE = (1, 8, 8)
 NUM_CLASSES = 10
+
+
+def check_digit_images(x, name: str = "images", *, values: bool = False) -> torch.Tensor:
+    """``x`` must be digit images ``[B, 1, 8, 8]`` (or flat ``[B, 64]``, reshaped); returns them.
+
+    Shape and dtype checks are free. ``values=True`` also reads the pixels (finite, in [0, 1]),
+    which makes a GPU wait: ask for it where data comes in (a loss, a metric), not in ``forward``.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
+    if x.dim() == 2 and x.shape[1] == 64:
+        x = x.view(-1, *IMAGE_SHAPE)
+    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
+        raise ValueError(f"expected {name} of shape [B, 1, 8, 8] (or [B, 64]), "
+                         f"got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be floating point (pixels in [0, 1]), got {x.dtype}")
+    if values and x.numel():
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contain NaN or infinite pixels; expected values in [0, 1]")
+        if x.min() < 0 or x.max() > 1:
+            raise ValueError(f"{name}: pixel values must be in [0, 1], got "
+                             f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
+    return x
 
 
 @dataclass
@@ -41,7 +67,7 @@ class TensorSplit:
     def __len__(self) -> int:
         return len(self.x)
 
-    def to(self, device) -> "TensorSplit":
+    def to(self, device) -> TensorSplit:
         return TensorSplit(self.x.to(device), self.y.to(device))
 
     def dataset(self) -> TensorDataset:
@@ -63,7 +89,7 @@ class Splits:
     val: TensorSplit
     test: TensorSplit
 
-    def to(self, device) -> "Splits":
+    def to(self, device) -> Splits:
         return Splits(self.train.to(device), self.val.to(device), self.test.to(device))
 
 
@@ -77,8 +103,7 @@ def load_digits(flat: bool = False, device=None) -> Splits:
     Returns:
         :class:`Splits` with ``train`` (1,257), ``val`` (270) and ``test`` (270).
     """
-    if not isinstance(flat, bool):
-        raise TypeError(f"flat must be True or False, got {flat!r}")
+    check_bool("flat", flat)
     from sklearn.datasets import load_digits as sk_load_digits
     from sklearn.model_selection import train_test_split
 

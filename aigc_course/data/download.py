@@ -41,8 +41,8 @@ class Remote:
 
 def _file_url(url: str, target: Path) -> None:
     """Copy a ``file://`` URL (pooch does not speak it): used for local mirrors and tests."""
-    from urllib.parse import unquote, urlparse
     import shutil
+    from urllib.parse import unquote, urlparse
 
     src = Path(unquote(urlparse(url).path))
     if not src.exists():

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import check_int, check_number
+
 _SURFACE = re.compile(r" [a-z]+|[.,;!?]")
 
 
@@ -48,8 +50,7 @@ def _normalised(name: str, table: dict) -> dict[str, float]:
     if not isinstance(table, dict) or not table:
         raise ValueError(f"{name} must be a non-empty dict of {{outcome: weight}}")
     for key, w in table.items():
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise ValueError(f"{name}[{key!r}] must be a finite weight >= 0, got {w!r}")
+        check_number(f"weight {name}[{key!r}]", w, low=0.0)
     total = float(sum(table.values()))
     if total <= 0:
         raise ValueError(f"{name} has no positive weight")
@@ -163,8 +164,7 @@ class Grammar:
     # ------------------------------------------------------------------ sampling and scoring
     def sample(self, n_chars: int, seed: int = 0) -> str:
         """Generate at least ``n_chars`` characters (whole surfaces, cut to exactly ``n_chars``)."""
-        if isinstance(n_chars, bool) or not isinstance(n_chars, int) or n_chars < 1:
-            raise ValueError(f"n_chars must be a positive int, got {n_chars!r}")
+        check_int("n_chars", n_chars)
         rng = np.random.default_rng(seed)
         tables = {s: (list(t), np.fromiter(t.values(), float)) for s, t in self.transitions.items()}
         words = {s: (list(e), np.fromiter(e.values(), float)) for s, e in self.emissions.items()}
@@ -247,10 +247,10 @@ def load_grammar_text(n_train: int = 200_000, n_val: int = 20_000, seed: int = 0
                       grammar: Grammar | None = None) -> tuple[str, str]:
     """Train and validation text sampled from ``grammar`` (default :func:`english_grammar`).
 
-    The two texts come from independent random streams (``seed`` and ``seed + 1``).
+    The two texts come from independent random streams (seeds ``seed`` and
+    ``seed + 1_000_003``).
     """
-    for name, n in (("n_train", n_train), ("n_val", n_val)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int, got {n!r}")
+    check_int("n_train", n_train)
+    check_int("n_val", n_val)
     g = grammar or english_grammar()
     return g.sample(n_train, seed=seed), g.sample(n_val, seed=seed + 1_000_003)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 
+from ..validation import check_number
+
 
 def pydocs_documents() -> dict[str, str]:
     """All topics as ``{title: text}`` (sorted by title)."""
@@ -28,8 +30,7 @@ def load_pydocs(val_fraction: float = 0.1, seed: int = 0) -> tuple[str, str]:
 
     Documents are joined with a blank line; the validation set gets at least one document.
     """
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction!r}")
+    check_number("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
     docs = pydocs_documents()
     names = list(docs)
     random.Random(seed).shuffle(names)

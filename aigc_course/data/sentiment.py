@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..validation import check_int, check_number
+
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Wonka", "Tyrell",
              "Cyberdyne", "Soylent", "Oscorp", "Nakatomi", "Gringotts", "Stark Bank", "Duff")
 PRODUCTS = ("app", "service", "customer support", "new card", "fee structure", "website",
@@ -146,20 +148,14 @@ class SentimentCorpus:
     negation: SentimentSplit  # the negated test examples
 
 
-def _check_prob(name, p):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
-
-
 def generate_sentiment(n: int, seed: int = 0, *, p_negation: float = 0.3, p_contrast: float = 0.2,
                        p_intensifier: float = 0.3, p_positive: float = 0.5,
                        companies=COMPANIES) -> SentimentSplit:
     """``n`` labelled sentences (see the module docstring for what is in them)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_int("n", n)
     for name, p in (("p_negation", p_negation), ("p_contrast", p_contrast),
                     ("p_intensifier", p_intensifier), ("p_positive", p_positive)):
-        _check_prob(name, p)
+        check_number(name, p, 0.0, 1.0)
     if isinstance(companies, str) or not companies:
         raise ValueError("companies must be a non-empty list of names")
     rng = np.random.default_rng(seed)
@@ -186,8 +182,7 @@ def load_sentiment(n_train: int = 6000, n_val: int = 1000, n_test: int = 2000,
     splits can be a little smaller than asked), which makes every evaluation out-of-sample.
     """
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int, got {n!r}")
+        check_int(name, n)
     train = generate_sentiment(n_train, seed)
     seen = set(train.texts)
 
@@ -226,17 +221,21 @@ def sentiment_stream(n_days: int = 120, companies=("Acme", "Globex", "Initech"),
     ``base_negative``, or ``crisis_negative`` inside one of its crisis periods (lengths drawn
     from ``crisis_days``, non-overlapping, not in the first 10 days).
     """
-    if isinstance(n_days, bool) or not isinstance(n_days, int) or n_days < 30:
-        raise ValueError(f"n_days must be an int >= 30, got {n_days!r}")
+    check_int("n_days", n_days, low=30)
     if isinstance(companies, str) or not companies:
         raise ValueError("companies must be a non-empty list of names")
     for name, p in (("base_negative", base_negative), ("crisis_negative", crisis_negative)):
-        _check_prob(name, p)
-    if per_day <= 0:
-        raise ValueError(f"per_day must be > 0, got {per_day!r}")
-    lo, hi = crisis_days
-    if not 1 <= lo <= hi or crises_per_company * (hi + 10) > n_days - 10:
-        raise ValueError("crisis_days must be (min, max) with 1 <= min <= max, and the crises must fit in n_days")
+        check_number(name, p, 0.0, 1.0)
+    check_number("per_day", per_day, 0.0, low_open=True)
+    if not isinstance(crisis_days, (tuple, list)) or len(crisis_days) != 2:
+        raise TypeError("crisis_days must be a (min, max) pair of ints, "
+                        f"got {type(crisis_days).__name__} {crisis_days!r}")
+    lo = check_int("crisis_days[0]", crisis_days[0])
+    hi = check_int("crisis_days[1]", crisis_days[1], low=lo)
+    check_int("crises_per_company", crises_per_company)
+    if crises_per_company * (hi + 10) > n_days - 10:
+        raise ValueError(f"{crises_per_company} crises of up to {hi} days (10 days apart, none in "
+                         f"the first 10 days) do not fit in n_days={n_days}")
     rng = np.random.default_rng(seed)
     crises = {}
     for company in companies:
@@ -283,8 +282,7 @@ def daily_share(stream: SentimentStream, negative, company: str) -> np.ndarray:
 def rolling_mean(x, window: int) -> np.ndarray:
     """Trailing mean over the last ``window`` values (NaNs ignored); the first values use what exists."""
     x = np.asarray(x, dtype=float)
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+    check_int("window", window)
     out = np.empty_like(x)
     for i in range(len(x)):
         chunk = x[max(0, i - window + 1): i + 1]

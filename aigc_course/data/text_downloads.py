@@ -16,6 +16,7 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
+from ..validation import check_choice, check_int, check_number
 from .download import Remote, fetch
 
 TINY_SHAKESPEARE = Remote(
@@ -33,8 +34,7 @@ IMDB = Remote(
 def load_tiny_shakespeare(val_fraction: float = 0.1, *, remote: Remote = TINY_SHAKESPEARE,
                           folder=None, progress: bool = True) -> tuple[str, str]:
     """Tiny Shakespeare as ``(train_text, val_text)``; the validation text is the last part."""
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction!r}")
+    check_number("val_fraction", val_fraction, 0, 1, low_open=True, high_open=True)
     text = fetch(remote, folder, progress).read_text(encoding="utf-8")
     if len(text) < 2:
         raise ValueError(f"{remote.filename} holds too little text to split")
@@ -49,10 +49,9 @@ def load_imdb(split: str = "train", *, remote: Remote = IMDB, folder=None,
     The archive is read in place (nothing is extracted to disk). ``limit`` keeps the first
     ``limit`` reviews of each class, in file-name order.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    check_choice("split", split, ("train", "test"))
+    if limit is not None:
+        check_int("limit", limit)
     path = fetch(remote, folder, progress)
     found: dict[int, list[tuple[str, str]]] = {0: [], 1: []}
     with tarfile.open(path, "r:gz") as tar:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..data.digits import check_digit_images
+
 WEIGHTS_FILE = "digits_cnn_v1.safetensors"
 
 
@@ -38,11 +40,7 @@ class DigitsCNN(nn.Module):
         self.head = nn.Linear(self.feature_dim, 10)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2 and x.shape[1] == 64:
-            x = x.view(-1, 1, 8, 8)
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
-            raise ValueError(f"expected images of shape [B, 1, 8, 8] (or [B, 64]), got {tuple(x.shape)}")
-        return self.body(x)
+        return self.body(check_digit_images(x))  # shape and dtype only: no device sync
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.features(x)))
@@ -76,18 +74,22 @@ def digits_classifier(device=None, retrain: bool = False) -> DigitsCNN:
     Returns:
         a :class:`DigitsCNN` in eval mode (≈ 98 % test accuracy).
     """
+    from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
     from ..config import data_dir, get_device
+    from ..validation import check_bool
 
-    device = torch.device(device) if device is not None else get_device()
+    check_bool("retrain", retrain)
+    # a torch.device is used as it is; a name goes through get_device, which checks it
+    device = device if isinstance(device, torch.device) else get_device(device)
     path = data_dir() / "models" / WEIGHTS_FILE
     model = DigitsCNN()
     if path.exists() and not retrain:
         try:
             model.load_state_dict(load_file(str(path)))
             return model.to(device).eval()
-        except Exception as err:  # corrupt or from another version: train again
+        except (SafetensorError, RuntimeError, OSError) as err:  # corrupt or another version
             print(f"cached classifier at {path} could not be loaded ({err}); retraining")
     model, _ = train_digits_classifier(device="cpu")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..validation import check_int, check_number
+from . import sampling
+
 __all__ = [
-    "NoiseSchedule", "Denoiser", "diffusion_step", "guided_noise", "ddpm_step", "ddim_step",
-    "ddim_timesteps", "ddpm_sample", "ddim_sample", "to_model_range", "to_image_range",
+    "Denoiser",
+    "NoiseSchedule",
+    "ddim_sample",
+    "ddim_step",
+    "ddim_timesteps",
+    "ddpm_sample",
+    "ddpm_step",
+    "diffusion_step",
+    "guided_noise",
+    "to_image_range",
+    "to_model_range",
 ]
 
 
@@ -65,14 +77,14 @@ class NoiseSchedule:
         self.alpha_bars = torch.cumprod(self.alphas, dim=0)
 
     @property
-    def T(self) -> int:  # noqa: N802 (the maths' name)
+    def T(self) -> int:
         return len(self.betas)
 
     def __repr__(self) -> str:
         return f"NoiseSchedule(T={self.T}, alpha_bar[T-1]={self.alpha_bars[-1].item():.2e})"
 
     @classmethod
-    def linear(cls, T: int = 200, beta_start: float | None = None, beta_end: float | None = None):  # noqa: N803
+    def linear(cls, T: int = 200, beta_start: float | None = None, beta_end: float | None = None):
         """Betas spaced linearly. Defaults: Ho et al.'s 1e-4 … 0.02 for T = 1000, scaled by
         1000 / T so that a shorter chain still ends in (almost) pure noise (capped at 0.999)."""
         _check_T(T)
@@ -84,7 +96,7 @@ class NoiseSchedule:
         return cls(torch.linspace(beta_start, beta_end, T, dtype=torch.float64))
 
     @classmethod
-    def cosine(cls, T: int = 200, s: float = 0.008, max_beta: float = 0.999):  # noqa: N803
+    def cosine(cls, T: int = 200, s: float = 0.008, max_beta: float = 0.999):
         """Nichol & Dhariwal's schedule: :math:`\\bar\\alpha(t) = \\cos^2\\big(\\frac{t/T + s}{1 + s}\\frac{\\pi}{2}\\big)`,
         betas :math:`1 - \\bar\\alpha(t+1)/\\bar\\alpha(t)` capped at ``max_beta``
         (the same as ``diffusers``' ``"squaredcos_cap_v2"``)."""
@@ -125,14 +137,13 @@ class NoiseSchedule:
             t = t.expand(batch)
         if t.shape != (batch,):
             raise ValueError(f"t must be an int or have shape [{batch}], got {tuple(t.shape)}")
-        if (t < 0).any() or (t >= self.T).any():
+        if t.device.type == "cpu" and ((t < 0).any() or (t >= self.T).any()):  # free on the CPU
             raise ValueError(f"time steps must be in 0 … {self.T - 1}, got {t.min().item()} … {t.max().item()}")
         return t.long()
 
 
-def _check_T(T) -> None:  # noqa: N803
-    if isinstance(T, bool) or not isinstance(T, int) or T < 2:
-        raise ValueError(f"T (number of diffusion steps) must be an int ≥ 2, got {T!r}")
+def _check_T(T) -> None:
+    check_int("T (number of diffusion steps)", T, low=2)
 
 
 # --------------------------------------------------------------------------- denoiser
@@ -172,17 +183,19 @@ class Denoiser(nn.Module):
     ``forward(x, t, y=None)``: ``x`` ``[B, 1, 8, 8]`` (scaled to [-1, 1]), ``t`` ``[B]``
     integer steps, ``y`` ``[B]`` class indices in ``0 … num_classes`` where ``num_classes``
     means "no label" (``y=None``: no label for every image). Returns the predicted noise
-    ``[B, 1, 8, 8]``.
+    ``[B, 1, 8, 8]``. An int ``t`` must lie in ``0 … max_steps-1`` (the longest schedule it
+    serves); a tensor ``t`` is checked by the schedule and samplers that make it (reading it here
+    would make a GPU wait at every call).
     """
 
-    def __init__(self, channels: int = 64, blocks: int = 4, num_classes: int = 10, emb_dim: int = 128):
+    def __init__(self, channels: int = 64, blocks: int = 4, num_classes: int = 10,
+                 emb_dim: int = 128, max_steps: int = 1000):
         super().__init__()
-        for name, v in (("channels", channels), ("blocks", blocks), ("emb_dim", emb_dim)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be an int ≥ 0 (0: unconditional), got {num_classes!r}")
-        self.num_classes, self.emb_dim = num_classes, emb_dim
+        for name, v in (("channels", channels), ("blocks", blocks), ("emb_dim", emb_dim),
+                        ("max_steps", max_steps)):
+            check_int(name, v)
+        check_int("num_classes (0: unconditional)", num_classes, low=0)
+        self.num_classes, self.emb_dim, self.max_steps = num_classes, emb_dim, max_steps
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.label_emb = nn.Embedding(num_classes + 1, emb_dim)   # last row: "no label"
         self.inp = nn.Conv2d(1, channels, 3, padding=1)
@@ -199,14 +212,18 @@ class Denoiser(nn.Module):
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"expected images of shape [B, 1, H, W], got {tuple(x.shape)}")
         b = len(x)
+        if isinstance(t, (bool, int)):
+            check_int("t (time step)", t, low=0, high=self.max_steps - 1)
         t = torch.as_tensor(t, device=x.device)
+        if t.is_floating_point():
+            raise TypeError(f"t must hold integer time steps, got {t.dtype}")
         if t.dim() == 0:
             t = t.expand(b)
         if y is None:
             y = torch.full((b,), self.null_label, dtype=torch.long, device=x.device)
         if t.shape != (b,) or y.shape != (b,):
             raise ValueError(f"t and y must have shape [{b}], got {tuple(t.shape)} and {tuple(y.shape)}")
-        if (y < 0).any() or (y > self.num_classes).any():
+        if y.device.type == "cpu" and ((y < 0).any() or (y > self.num_classes).any()):  # free here
             raise ValueError(f"labels must be in 0 … {self.num_classes} ({self.num_classes} = no label)")
         emb = self.time_mlp(timestep_embedding(t, self.emb_dim)) + self.label_emb(y)
         h = self.inp(x)
@@ -227,8 +244,7 @@ def diffusion_step(schedule: NoiseSchedule, p_uncond: float = 0.1, grad_clip: fl
     """
     if not isinstance(schedule, NoiseSchedule):
         raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
-    if not 0.0 <= p_uncond <= 1.0:
-        raise ValueError(f"p_uncond must be a probability in [0, 1], got {p_uncond}")
+    check_number("p_uncond (a probability)", p_uncond, 0.0, 1.0)
     from ..train import clip_and_step
 
     def step(model, batch, optimizer):
@@ -294,12 +310,11 @@ def ddpm_step(schedule: NoiseSchedule, eps: torch.Tensor, t: int, x: torch.Tenso
     return mean + math.sqrt(var) * noise
 
 
-def ddim_timesteps(T: int, steps: int) -> list[int]:  # noqa: N803
+def ddim_timesteps(T: int, steps: int) -> list[int]:
     """The ``steps`` time steps DDIM visits, from noisy to clean: ``(steps-1)·k, …, k, 0`` with
     ``k = T // steps`` (``diffusers``' default ``"leading"`` spacing)."""
     _check_T(T)
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an int in 1 … T={T}, got {steps!r}")
+    check_int(f"steps (at most T={T})", steps, low=1, high=T)
     k = T // steps
     return [i * k for i in reversed(range(steps))]
 
@@ -312,8 +327,8 @@ def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, t: int, t_prev: int, x
     :math:`x_{t'} = \\sqrt{\\bar\\alpha_{t'}}\\,\\hat x_0 + \\sqrt{1-\\bar\\alpha_{t'}-\\sigma^2}\\,\\hat\\varepsilon + \\sigma z`
     with :math:`\\sigma = \\eta\\sqrt{\\tfrac{1-\\bar\\alpha_{t'}}{1-\\bar\\alpha_t}(1-\\tfrac{\\bar\\alpha_t}{\\bar\\alpha_{t'}})}`:
     ``eta = 0`` is deterministic, ``eta = 1`` matches DDPM's noise level.
-    ``clipped_eps``: re-derive :math:`\hat\varepsilon` from the clipped :math:`\hat x_0`, so that the
-    step stays consistent when guidance makes the raw prediction overshoot.
+    ``clipped_eps``: re-derive :math:`\\hat\\varepsilon` from the clipped :math:`\\hat x_0`, so
+    that the step stays consistent when guidance makes the raw prediction overshoot.
     Equals ``diffusers.DDIMScheduler.step(..., use_clipped_model_output=clipped_eps)``.
     """
     ab = float(schedule.alpha_bars[t])
@@ -328,16 +343,17 @@ def ddim_step(schedule: NoiseSchedule, eps: torch.Tensor, t: int, t_prev: int, x
     return out
 
 
-def _start(model, schedule, labels, n, x_T, generator):  # noqa: N803
+def _start(model, schedule, labels, n, x_T, generator):
     if not isinstance(schedule, NoiseSchedule):
         raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
     device = next(model.parameters()).device
     if labels is not None:
-        labels = torch.as_tensor(labels, device=device).long()
+        labels = torch.as_tensor(labels).long()
         if labels.dim() != 1:
             raise ValueError(f"labels must be a 1-D tensor of class indices, got shape {tuple(labels.shape)}")
-        if (labels < 0).any() or (labels > model.null_label).any():
+        if (labels < 0).any() or (labels > model.null_label).any():  # read once, before sampling
             raise ValueError(f"labels must be in 0 … {model.null_label - 1} (or {model.null_label} = no label)")
+        labels = labels.to(device)
         n = len(labels) if n is None else n
         if n != len(labels):
             raise ValueError(f"n={n} but {len(labels)} labels were given")
@@ -348,20 +364,27 @@ def _start(model, schedule, labels, n, x_T, generator):  # noqa: N803
         return x_T.to(device).float(), labels
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"give labels, x_T or a positive number of samples n, got n={n!r}")
-    x = torch.randn((n, 1, 8, 8), generator=generator, device="cpu").to(device)
-    return x, labels
+    return _noise((n, 1, 8, 8), device, generator), labels
+
+
+def _noise(shape, device, generator):
+    """Noise on ``device``, drawn on the generator's device; without one, from the global CPU
+    generator (what ``torch.manual_seed`` seeds), so a seeded run samples alike on every device."""
+    return sampling.randn(shape, device,
+                          generator if generator is not None else torch.default_generator)
 
 
 @torch.no_grad()
 def ddpm_sample(model: nn.Module, schedule: NoiseSchedule, labels=None, *, n: int | None = None,
-                guidance: float = 0.0, x_T: torch.Tensor | None = None, generator=None,  # noqa: N803
+                guidance: float = 0.0, x_T: torch.Tensor | None = None, generator=None,
                 return_path: bool = False):
     """Ancestral sampling: start from noise :math:`x_{T-1} \\sim \\mathcal N(0, I)` and apply
     :func:`ddpm_step` ``T`` times.
 
     ``labels`` ``[N]`` (class per sample) or ``None`` with ``n`` for unconditional samples;
     ``guidance``: classifier-free guidance weight (see :func:`guided_noise`);
-    ``generator``: a ``torch.Generator`` (CPU) for reproducible noise.
+    ``generator``: a ``torch.Generator`` for reproducible noise (a CPU one gives the same
+    samples on every device: the noise is drawn on the generator's device, then moved).
     Returns images ``[N, 1, 8, 8]`` in [0, 1] (and, with ``return_path``, the list of
     intermediate ``x_t`` in [-1, 1], every ``T // 10`` steps).
     """
@@ -373,7 +396,7 @@ def ddpm_sample(model: nn.Module, schedule: NoiseSchedule, labels=None, *, n: in
         if return_path and t % max(schedule.T // 10, 1) == 0:
             path.append(x.cpu())
         eps = guided_noise(model, x, t, labels, guidance)
-        z = torch.randn(x.shape, generator=generator, device="cpu").to(x.device) if t > 0 else None
+        z = _noise(x.shape, x.device, generator) if t > 0 else None
         x = ddpm_step(schedule, eps, t, x, noise=z)
     model.train(was_training)
     images = to_image_range(x)
@@ -383,14 +406,13 @@ def ddpm_sample(model: nn.Module, schedule: NoiseSchedule, labels=None, *, n: in
 @torch.no_grad()
 def ddim_sample(model: nn.Module, schedule: NoiseSchedule, labels=None, *, steps: int = 20,
                 n: int | None = None, guidance: float = 0.0, eta: float = 0.0,
-                x_T: torch.Tensor | None = None, generator=None) -> torch.Tensor:  # noqa: N803
+                x_T: torch.Tensor | None = None, generator=None) -> torch.Tensor:
     """DDIM sampling (Song et al. 2021) with ``steps`` network calls instead of ``T``.
 
     Same arguments as :func:`ddpm_sample`, plus ``steps`` and ``eta`` (0: deterministic).
     Returns images ``[N, 1, 8, 8]`` in [0, 1].
     """
-    if eta < 0:
-        raise ValueError(f"eta must be ≥ 0, got {eta}")
+    check_number("eta", eta, low=0.0)
     times = ddim_timesteps(schedule.T, steps)
     x, labels = _start(model, schedule, labels, n, x_T, generator)
     was_training = model.training
@@ -398,7 +420,7 @@ def ddim_sample(model: nn.Module, schedule: NoiseSchedule, labels=None, *, steps
     for i, t in enumerate(times):
         t_prev = times[i + 1] if i + 1 < len(times) else -1
         eps = guided_noise(model, x, t, labels, guidance)
-        z = torch.randn(x.shape, generator=generator, device="cpu").to(x.device) if eta > 0 else None
+        z = _noise(x.shape, x.device, generator) if eta > 0 else None
         x = ddim_step(schedule, eps, t, t_prev, x, eta=eta, noise=z)
     model.train(was_training)
     return to_image_range(x)

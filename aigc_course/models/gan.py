@@ -33,26 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMAGE_SHAPE = (1, 8, 8)
+from ..data.digits import IMAGE_SHAPE
+from ..data.digits import check_digit_images as _check_images
+from ..validation import check_int as _check_int
+from ..validation import check_tensor
+from . import sampling
 
 
 def _sn(layer: nn.Module, on: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(layer) if on else layer
-
-
-def _check_int(name: str, value, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int ≥ {low}, got {value!r}")
-
-
-def _check_images(x: torch.Tensor) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"images must be a tensor, got {type(x).__name__}")
-    if x.dim() == 2 and x.shape[1] == 64:
-        x = x.view(-1, *IMAGE_SHAPE)
-    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
-        raise ValueError(f"expected images of shape [B, 1, 8, 8] (or [B, 64]), got {tuple(x.shape)}")
-    return x
 
 
 class _Labelled(nn.Module):
@@ -67,10 +56,12 @@ class _Labelled(nn.Module):
             return None
         if labels is None:
             raise ValueError(f"this model is conditional on {self.num_classes} classes: pass labels [B]")
-        if labels.shape != (batch,) or labels.is_floating_point():
-            raise ValueError(f"labels must be integer class indices of shape [{batch}], got {tuple(labels.shape)}")
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must be in 0..{self.num_classes - 1}")
+        check_tensor("labels", labels, floating=False)
+        if labels.shape != (batch,):
+            raise ValueError(f"labels must have shape [{batch}], got {tuple(labels.shape)}")
+        if labels.device.type == "cpu" and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"labels must be in 0..{self.num_classes - 1}, got "
+                             f"{int(labels.min())}..{int(labels.max())}")  # read on the CPU only
         return labels
 
 
@@ -246,6 +237,7 @@ class GAN(nn.Module):
 
     def load_state_dict(self, *args, **kwargs):
         self._ema_refreshed_at = None  # new weights: re-estimate the EMA statistics before sampling
+        self._sampling_copy = None
         return super().load_state_dict(*args, **kwargs)
 
     @property
@@ -257,30 +249,48 @@ class GAN(nn.Module):
         return self.generator.num_classes
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        device = next(self.parameters()).device
-        return torch.randn(n, self.latent_dim, generator=generator).to(device)
+        """Noise ``[n, latent_dim]`` on the model's device (drawn on ``generator``'s device)."""
+        return sampling.randn((n, self.latent_dim), next(self.parameters()).device, generator)
 
     @torch.no_grad()
     def sample(self, n: int, labels=None, seed: int | None = None) -> torch.Tensor:
         """``n`` images ``[n, 1, 8, 8]`` on the CPU, from the EMA generator when there is one
         (in eval mode; for a conditional GAN the labels cycle 0, 1, …, 9 by default).
 
-        ``seed`` fixes the noise (the global random state is then left alone)."""
+        ``seed`` fixes the noise (the global random state is then left alone). Sampling leaves
+        the model unchanged: an EMA generator with batch norm whose statistics are stale (not
+        re-estimated since the last EMA update, see :meth:`refresh_ema_batch_norm`) samples
+        through a refreshed *copy*, kept until the next update (about 1024 extra generator
+        forward passes each time it is made)."""
         _check_int("n", n)
-        if self.generator_ema is not None and self._ema_refreshed_at != self._ema_updates:
-            self.refresh_ema_batch_norm()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         device = next(self.parameters()).device
         if self.num_classes and labels is None:
             labels = torch.arange(n) % self.num_classes
         if labels is not None:
             labels = torch.as_tensor(labels).to(device)
-        g = self.generator_ema if self.generator_ema is not None else self.generator
+        g = self._sampling_generator()
         was = g.training
         g.eval()
         out = g(self.noise(n, gen), labels).cpu()
         g.train(was)
         return out
+
+    def _sampling_generator(self) -> nn.Module:
+        """The generator :meth:`sample` uses: the EMA one (with fresh batch-norm statistics, on a
+        copy when its own are stale) or, without EMA, the trained one."""
+        g = self.generator_ema
+        if g is None or self._ema_refreshed_at == self._ema_updates \
+                or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in g.modules()):
+            return self.generator if g is None else g
+        key = (self._ema_updates, next(g.parameters()).device)
+        cached = getattr(self, "_sampling_copy", None)
+        if cached is None or cached[0] != key:
+            self._sampling_copy = None  # (not copied into the twin)
+            twin = copy.deepcopy(self)
+            twin.refresh_ema_batch_norm()
+            cached = self._sampling_copy = (key, twin.generator_ema)
+        return cached[1]
 
 
 # --------------------------------------------------------------------------- step functions
@@ -399,7 +409,9 @@ def wgan_gp_step(n_critic: int = 5, gp_weight: float = 10.0):
     generator on every ``n_critic``-th batch. Logs ``d_loss`` (critic loss), ``g_loss``,
     ``wasserstein`` (the critic's estimate of the distance) and ``gp``.
 
-    The discriminator must not use batch norm (the penalty is per example).
+    The discriminator must not use batch norm (the penalty is per example). The call count
+    is the step's state: its ``state_dict()`` / ``load_state_dict()`` let a ``fit``
+    checkpoint save and restore it.
     """
     _check_int("n_critic", n_critic)
     if not gp_weight >= 0:
@@ -429,6 +441,13 @@ def wgan_gp_step(n_critic: int = 5, gp_weight: float = 10.0):
             logs["g_loss"] = g_loss.detach()
         return logs
 
+    def state_dict():
+        return {"calls": calls["n"]}
+
+    def load_state_dict(state):
+        calls["n"] = state["calls"]
+
+    step.state_dict, step.load_state_dict = state_dict, load_state_dict  # what fit checkpoints
     return step
 
 

@@ -21,15 +21,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..validation import check_bool, check_int, check_number, check_tensor
 from .attention import causal_mask
+from .sampling import multinomial
 
 #: Named sizes. ``tiny``: unit tests; ``mini``: the fast profile on a CPU (≈ 0.5 M parameters
 #: plus the embedding); ``small``: the full profile; ``gpt2``: GPT-2 small (124 M), for reference.
 PRESETS = {
-    "tiny": dict(n_layer=1, n_head=2, n_embd=32, n_ctx=32),
-    "mini": dict(n_layer=2, n_head=4, n_embd=128, n_ctx=64),
-    "small": dict(n_layer=4, n_head=8, n_embd=256, n_ctx=128),
-    "gpt2": dict(n_layer=12, n_head=12, n_embd=768, n_ctx=1024),
+    "tiny": {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_ctx": 32},
+    "mini": {"n_layer": 2, "n_head": 4, "n_embd": 128, "n_ctx": 64},
+    "small": {"n_layer": 4, "n_head": 8, "n_embd": 256, "n_ctx": 128},
+    "gpt2": {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_ctx": 1024},
 }
 
 
@@ -46,8 +48,7 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "n_ctx", "n_layer", "n_head", "n_embd"):
-            if not isinstance(v := getattr(self, name), int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive int, got {v!r}")
+            check_int(f"GPTConfig.{name}", getattr(self, name))
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
@@ -151,9 +152,8 @@ class GPT(nn.Module):
         if start + idx.shape[1] > self.cfg.n_ctx:
             raise ValueError(f"sequence of {start + idx.shape[1]} tokens is longer than the context "
                              f"n_ctx={self.cfg.n_ctx}; crop it to the last {self.cfg.n_ctx} tokens")
-        if int(idx.min()) < 0 or int(idx.max()) >= self.cfg.vocab_size:
-            raise ValueError(f"token ids must lie in [0, {self.cfg.vocab_size}), "
-                             f"got min {int(idx.min())}, max {int(idx.max())}")
+        if idx.device.type == "cpu":  # free here; on a GPU it would wait (generate checks)
+            check_token_ids("idx", idx, self.cfg.vocab_size)
         pos = torch.arange(start, start + idx.shape[1], device=idx.device)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
         for i, block in enumerate(self.blocks):
@@ -168,12 +168,15 @@ class GPT(nn.Module):
 
         ``temperature=0`` is greedy decoding. ``use_cache=False`` recomputes the whole
         prefix at every step (same result, slower). The total length must fit ``n_ctx``.
+        The prompt may be on any device (the result is on the model's); a ``generator`` on
+        another device than the model drives the draws there (see :mod:`.sampling`).
         """
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        check_int("max_new_tokens", max_new_tokens, low=0)
+        check_bool("use_cache", use_cache)
         if isinstance(idx, torch.Tensor) and idx.dim() == 2 and idx.shape[1] + max_new_tokens > self.cfg.n_ctx:
             raise ValueError(f"prompt ({idx.shape[1]}) + max_new_tokens ({max_new_tokens}) is longer "
                              f"than the context n_ctx={self.cfg.n_ctx}")
+        idx = check_token_ids("idx", idx, self.cfg.vocab_size).to(self.tok_emb.weight.device)
         was_training = self.training
         self.eval()
         cache, new = (KVCache(self.cfg.n_layer) if use_cache else None), idx
@@ -189,13 +192,11 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
     """Set to ``-inf`` every logit outside the ``top_k`` largest and outside the nucleus: the
     smallest set of most likely tokens whose probabilities add up to at least ``top_p``."""
     if top_k is not None:
-        if not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+        check_int("top_k", top_k)
         kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None:
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+        check_number("top_p", top_p, 0.0, 1.0, low_open=True)
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
         probs = sorted_logits.softmax(-1)
         drop_sorted = probs.cumsum(-1) - probs >= top_p  # mass before this token already ≥ top_p
@@ -206,17 +207,34 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
 def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """One token id per row of ``logits [B, V]`` → ``[B, 1]``: greedy if ``temperature == 0``."""
-    if not isinstance(temperature, (int, float)) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-    if temperature == 0:
+    if check_number("temperature", temperature, low=0.0) == 0:
         return logits.argmax(-1, keepdim=True)
     probs = filter_logits(logits / temperature, top_k, top_p).softmax(-1)
-    return torch.multinomial(probs, 1, generator=generator)
+    return multinomial(probs, generator)
 
 
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy in nats: logits ``[B, T, V]``, targets ``[B, T]``."""
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+def check_token_ids(name: str, ids, vocab_size: int) -> torch.Tensor:
+    """``ids`` must be an integer tensor with every value in ``[0, vocab_size)``; returns it.
+
+    Reads the values (a GPU waits for them): call it where data comes in, not in ``forward``.
+    """
+    check_tensor(name, ids, floating=False)
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{name}: token ids must be in [0, {vocab_size - 1}] (vocab_size="
+                         f"{vocab_size}), got min {int(ids.min())}, max {int(ids.max())}")
+    return ids
+
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Mean next-token cross-entropy in nats: logits ``[B, T, V]``, targets ``[B, T]``.
+
+    Targets equal to ``ignore_index`` (e.g. the padding id of replies of different lengths)
+    are left out of the mean. Checks dtypes only (free); the ids' values are checked where the
+    data is made.
+    """
+    check_tensor("logits", logits, floating=True)
+    check_tensor("targets", targets, floating=False)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
 
 
 def to_hf(model: GPT, **config_kwargs):

@@ -28,21 +28,20 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..train import clip_and_step, fit
+from ..validation import check_int, check_number
+from .gpt import check_token_ids, filter_logits, lm_loss
+from .sampling import multinomial
 
 
-def _check_ids(x, name: str = "x") -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a LongTensor of token ids, got {type(x).__name__}")
-    if x.is_floating_point() or x.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer token ids (torch.long), got {x.dtype}")
+def _check_ids(x, vocab_size: int) -> None:
+    """Token ids ``[batch, time]``; their values are read only on the CPU, where it is free."""
+    if not isinstance(x, torch.Tensor) or x.is_floating_point() or x.dtype == torch.bool:
+        raise TypeError(f"x must hold integer token ids (torch.long), got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
     if x.dim() != 2:
-        raise ValueError(f"{name} must have shape [batch, time], got {tuple(x.shape)}")
-
-
-def _positive_int(name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-    return v
+        raise ValueError(f"x must have shape [batch, time], got {tuple(x.shape)}")
+    if x.device.type == "cpu":
+        check_token_ids("x", x, vocab_size)
 
 
 # --------------------------------------------------------------------------- language model
@@ -58,9 +57,8 @@ class CharLSTM(nn.Module):
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("embed_dim", embed_dim),
                         ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            _positive_int(name, v)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+            check_int(name, v)
+        check_number("dropout", dropout, 0.0, 1.0, high_open=True)
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.lstm = nn.LSTM(embed_dim, hidden_size, num_layers, batch_first=True,
@@ -69,17 +67,9 @@ class CharLSTM(nn.Module):
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, x: torch.Tensor, state=None):
-        _check_ids(x)
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.vocab_size - 1}], "
-                             f"got range [{int(x.min())}, {int(x.max())}]")
+        _check_ids(x, self.vocab_size)
         out, state = self.lstm(self.embed(x), state)
         return self.head(self.drop(out)), state
-
-
-def lm_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy (nats) of logits ``[B, T, V]`` against targets ``[B, T]``."""
-    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
 def lm_step(grad_clip: float | None = 1.0):
@@ -95,26 +85,38 @@ def lm_step(grad_clip: float | None = 1.0):
     return step
 
 
-class tbptt_step:  # noqa: N801 (used like a function: step=tbptt_step(...))
+class tbptt_step:
     """A :func:`fit` step for truncated back-propagation through time.
 
     Batches must come in order from :func:`aigc_course.text.bptt_batches`: the hidden state
     left by one batch is the starting state of the next (``detach``-ed, so gradients stop at
     the batch boundary: that is the *truncation*). The state is reset every
     ``batches_per_epoch`` steps, when the streams start again from the beginning.
+
+    The hidden state and the call count are the step's own state: ``state_dict()`` /
+    ``load_state_dict()`` let a :func:`fit` checkpoint save and restore them.
     """
 
     def __init__(self, batches_per_epoch: int, grad_clip: float | None = 1.0):
-        self.batches_per_epoch = _positive_int("batches_per_epoch", batches_per_epoch)
+        self.batches_per_epoch = check_int("batches_per_epoch", batches_per_epoch)
         self.grad_clip = grad_clip
         self.state = None
         self.count = 0
+
+    def state_dict(self) -> dict:
+        return {"count": self.count, "state": None if self.state is None else list(self.state)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = state["count"]
+        self.state = None if state["state"] is None else tuple(state["state"])
 
     def __call__(self, model, batch, optimizer):
         if self.count % self.batches_per_epoch == 0:
             self.state = None
         self.count += 1
         x, y = batch
+        if self.state is not None and self.state[0].device != x.device:  # restored on the CPU
+            self.state = tuple(s.to(x.device) for s in self.state)
         logits, state = model(x, self.state)
         self.state = tuple(s.detach() for s in state)
         loss = lm_loss(logits, y)
@@ -154,11 +156,11 @@ def sample(model: CharLSTM, prompt, n: int, *, temperature: float = 1.0, top_k: 
     """
     if not isinstance(prompt, torch.Tensor) or prompt.dim() != 1 or len(prompt) == 0:
         raise ValueError("prompt must be a non-empty 1-D LongTensor of ids")
-    _positive_int("n", n)
-    if not isinstance(temperature, (int, float)) or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+    check_int("n", n)
+    check_number("temperature", temperature, low=0.0)
     if top_k is not None:
-        _positive_int("top_k", top_k)
+        check_int("top_k", top_k)
+    check_token_ids("prompt", prompt, model.vocab_size)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -169,12 +171,8 @@ def sample(model: CharLSTM, prompt, n: int, *, temperature: float = 1.0, top_k: 
         if temperature == 0:
             nxt = int(last.argmax())
         else:
-            scaled = last.float() / temperature
-            if top_k is not None and top_k < scaled.numel():
-                kth = torch.topk(scaled, top_k).values[-1]
-                scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-            probs = torch.softmax(scaled, dim=-1).cpu()
-            nxt = int(torch.multinomial(probs, 1, generator=generator))
+            probs = torch.softmax(filter_logits(last.float() / temperature, top_k), dim=-1)
+            nxt = int(multinomial(probs[None], generator))
         out.append(nxt)
         logits, state = model(torch.tensor([[nxt]], device=device), state)
         last = logits[0, -1]
@@ -197,7 +195,7 @@ class LSTMClassifier(nn.Module):
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("embed_dim", embed_dim),
                         ("hidden_size", hidden_size), ("num_classes", num_classes)):
-            _positive_int(name, v)
+            check_int(name, v)
         self.vocab_size, self.padding_idx = vocab_size, padding_idx
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
         self.lstm = nn.LSTM(embed_dim, hidden_size, batch_first=True, bidirectional=bidirectional)
@@ -205,10 +203,7 @@ class LSTMClassifier(nn.Module):
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_ids(x)
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.vocab_size - 1}], "
-                             f"got range [{int(x.min())}, {int(x.max())}]")
+        _check_ids(x, self.vocab_size)
         lengths = (x != self.padding_idx).sum(1).clamp(min=1).cpu()
         packed = pack_padded_sequence(self.embed(x), lengths, batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)  # h: [directions, B, H], the state after each real last token
@@ -271,7 +266,7 @@ def train_sentiment_classifier(texts: Sequence[str], labels, *, val_texts=None, 
     torch.manual_seed(seed)
     vocab = WordVocab.build(texts)
     model = LSTMClassifier(len(vocab), embed_dim, hidden_size, num_classes=int(labels.max()) + 1)
-    wrapped = SentimentModel(model, vocab, max_len=_positive_int("max_len", max_len))
+    wrapped = SentimentModel(model, vocab, max_len=check_int("max_len", max_len))
     x = wrapped.encode(texts)
     val = None
     if val_texts is not None:

@@ -22,14 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-def positional_encoding(length: int, d_model: int, device=None) -> torch.Tensor:
-    """Sinusoidal positions ``[length, d_model]`` (Vaswani et al., 2017)."""
-    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, d_model, 2, device=device) * (-math.log(10_000.0) / d_model))
-    pe = torch.zeros(length, d_model, device=device)
-    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
-    return pe
+from .attention import sinusoidal_positions
 
 
 def length_regulate(h: torch.Tensor, durations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,9 +107,9 @@ class FastSpeech(nn.Module):
         super().__init__()
         if n_phonemes < 2:
             raise ValueError(f"n_phonemes must be at least 2 (padding + one phoneme), got {n_phonemes}")
-        self.config = dict(n_phonemes=n_phonemes, n_mels=n_mels, d_model=d_model, n_heads=n_heads,
-                           d_ff=d_ff, kernel=kernel, n_encoder=n_encoder, n_decoder=n_decoder,
-                           dropout=dropout)
+        self.config = {"n_phonemes": n_phonemes, "n_mels": n_mels, "d_model": d_model,
+                       "n_heads": n_heads, "d_ff": d_ff, "kernel": kernel, "n_encoder": n_encoder,
+                       "n_decoder": n_decoder, "dropout": dropout}
         self.embed = nn.Embedding(n_phonemes, d_model, padding_idx=0)
         self.encoder = nn.ModuleList([FFTBlock(d_model, n_heads, d_ff, kernel, dropout)
                                       for _ in range(n_encoder)])
@@ -134,8 +127,8 @@ class FastSpeech(nn.Module):
         if phonemes.dim() != 2:
             raise ValueError(f"phonemes must be [batch, length] ids, got shape {tuple(phonemes.shape)}")
         pad = phonemes == 0
-        x = self.embed(phonemes) + positional_encoding(phonemes.shape[1], self.embed.embedding_dim,
-                                                        phonemes.device)
+        positions = sinusoidal_positions(phonemes.shape[1], self.embed.embedding_dim)
+        x = self.embed(phonemes) + positions.to(phonemes.device)
         for block in self.encoder:
             x = block(x, pad)
         log_dur = self.duration_predictor(x, pad)
@@ -144,7 +137,7 @@ class FastSpeech(nn.Module):
             durations = durations.masked_fill(pad, 0)
         frames, n_frames = length_regulate(x, durations)
         frame_pad = torch.arange(frames.shape[1], device=frames.device)[None] >= n_frames[:, None]
-        y = frames + positional_encoding(frames.shape[1], frames.shape[2], frames.device)
+        y = frames + sinusoidal_positions(frames.shape[1], frames.shape[2]).to(frames.device)
         for block in self.decoder:
             y = block(y, frame_pad)
         return TTSOutput(self.to_mel(y), log_dur, durations, n_frames)
@@ -309,8 +302,8 @@ class Tacotron2(nn.Module):
         return mel + self.postnet(mel.transpose(1, 2)).transpose(1, 2), torch.stack(aligns, 1)
 
 
-def pad_to_multiple(mel: torch.Tensor, n_frames: torch.Tensor, r: int, floor: float = math.log(1e-5)):
-    """Pad ``mel [B, T, 80]`` with silence so that ``T`` is a multiple of ``r``."""
+def pad_to_multiple(mel: torch.Tensor, r: int, floor: float = math.log(1e-5)) -> torch.Tensor:
+    """Pad ``mel [B, T, 80]`` with silence (log-mel ``floor``): ``T`` becomes a multiple of ``r``."""
     extra = (-mel.shape[1]) % r
     return F.pad(mel, (0, 0, 0, extra), value=floor) if extra else mel
 
@@ -321,7 +314,7 @@ def tacotron_step(model, batch, optimizer, grad_clip: float = 1.0) -> dict:
     from ..train import clip_and_step
 
     phonemes, _durations, mel, _n_phonemes, n_frames = batch
-    mel = pad_to_multiple(mel, n_frames, model.r)
+    mel = pad_to_multiple(mel, model.r)
     before, after, stop_logits, _ = model(phonemes, mel)
     mask = torch.arange(mel.shape[1], device=mel.device)[None] < n_frames[:, None]
     stop_target = (torch.arange(mel.shape[1], device=mel.device)[None] >= n_frames[:, None] - 1).float()
@@ -330,3 +323,19 @@ def tacotron_step(model, batch, optimizer, grad_clip: float = 1.0) -> dict:
     loss = mel_l1 + stop
     clip_and_step(loss, optimizer, model.parameters(), grad_clip)
     return {"loss": loss.detach(), "mel_l1": mel_l1.detach(), "stop_bce": stop.detach()}
+
+
+@torch.no_grad()
+def tacotron_alignments(model: Tacotron2, phonemes: torch.Tensor,
+                        mels: torch.Tensor) -> torch.Tensor:
+    """The teacher-forced attention ``[B, T // r, N]`` of ``model`` (in eval mode), on the CPU.
+
+    ``phonemes [B, N]`` and ``mels [B, T, 80]`` (``T`` a multiple of ``model.r``) may live on any
+    device: they are moved to the model's, so this works after :func:`~aigc_course.train.fit` has
+    put the model on a GPU."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    alignments = model(phonemes.to(device), mels.to(device))[3]
+    model.train(was_training)
+    return alignments.cpu()

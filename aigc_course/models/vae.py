@@ -26,35 +26,43 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMAGE_SHAPE = (1, 8, 8)
-
-
-def _check_int(name: str, value, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int ≥ {low}, got {value!r}")
+from ..data.digits import IMAGE_SHAPE, check_digit_images
+from ..validation import check_int as _check_int
+from ..validation import check_number
+from . import sampling
 
 
 def _check_images(x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"images must be a tensor, got {type(x).__name__}")
-    if x.dim() == 2 and x.shape[1] == 64:
-        x = x.view(-1, *IMAGE_SHAPE)
-    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
-        raise ValueError(f"expected images of shape [B, 1, 8, 8] (or [B, 64]), got {tuple(x.shape)}")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError("pixel values must be in [0, 1]")
-    return x
+    """Images at the data boundary: shape, and finite pixels in [0, 1] (reads the values)."""
+    return check_digit_images(x, values=True)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 class _VAE(nn.Module):
-    """Shared parts: reparameterisation, forward, sampling."""
+    """Shared parts: encode, decode, reparameterisation, forward, sampling. A subclass makes
+    ``self.encoder`` (images → ``[B, 2·latent]``) and ``_decode`` (``z`` → logits)."""
 
-    latent_dim: int
+    encoder: nn.Module
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = _check_int("latent_dim", latent_dim)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)``, each ``[B, latent]``: the encoder's output cut in two."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel logits ``[B, 1, 8, 8]`` of latent codes ``z [B, latent]``."""
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected z of shape [B, {self.latent_dim}], got {tuple(z.shape)}")
+        return self._decode(z)
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
     @staticmethod
@@ -64,7 +72,7 @@ class _VAE(nn.Module):
 
     def forward(self, x: torch.Tensor):
         """Returns ``(logits [B, 1, 8, 8], mu [B, latent], logvar [B, latent])``."""
-        mu, logvar = self.encode(_check_images(x))
+        mu, logvar = self.encode(check_digit_images(x))  # shape only: the loss checks the pixels
         return self.decode(self.reparameterize(mu, logvar)), mu, logvar
 
     @torch.no_grad()
@@ -72,8 +80,7 @@ class _VAE(nn.Module):
         """``n`` images ``[n, 1, 8, 8]`` (pixel probabilities) decoded from prior samples z ~ N(0, I)."""
         _check_int("n", n)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
+        z = sampling.randn((n, self.latent_dim), _model_device(self), gen)
         was = self.training
         self.eval()
         out = torch.sigmoid(self.decode(z)).cpu()
@@ -85,7 +92,7 @@ class _VAE(nn.Module):
         """Decode the posterior mean of each image: ``sigmoid(decode(μ(x)))``."""
         was = self.training
         self.eval()
-        mu, _ = self.encode(_check_images(x).to(next(self.parameters()).device))
+        mu, _ = self.encode(_check_images(x).to(_model_device(self)))
         out = torch.sigmoid(self.decode(mu)).cpu()
         self.train(was)
         return out
@@ -95,22 +102,14 @@ class MLPVAE(_VAE):
     """Fully connected VAE: 64 → hidden → (μ, log σ²) ∈ ℝ^latent → hidden → 64 logits."""
 
     def __init__(self, latent_dim: int = 8, hidden: int = 256):
-        super().__init__()
-        _check_int("latent_dim", latent_dim)
+        super().__init__(latent_dim)
         _check_int("hidden", hidden)
-        self.latent_dim = latent_dim
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(),
                                      nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent_dim))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(),
                                      nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 64))
 
-    def encode(self, x):
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar
-
-    def decode(self, z):
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected z of shape [B, {self.latent_dim}], got {tuple(z.shape)}")
+    def _decode(self, z):
         return self.decoder(z).view(-1, *IMAGE_SHAPE)
 
 
@@ -118,11 +117,8 @@ class ConvVAE(_VAE):
     """Convolutional VAE: conv 8×8 → 4×4 → (μ, log σ²); decoder linear → 4×4 → upsample → 8×8 logits."""
 
     def __init__(self, latent_dim: int = 8, channels: int = 32):
-        super().__init__()
-        _check_int("latent_dim", latent_dim)
-        _check_int("channels", channels)
-        c = channels
-        self.latent_dim, self._c = latent_dim, c
+        super().__init__(latent_dim)
+        c = self._c = _check_int("channels", channels)
         self.encoder = nn.Sequential(
             nn.Conv2d(1, c, 3, padding=1), nn.ReLU(),
             nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.ReLU(),          # 8 → 4
@@ -135,13 +131,7 @@ class ConvVAE(_VAE):
             nn.Conv2d(c, 1, 3, padding=1),
         )
 
-    def encode(self, x):
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar
-
-    def decode(self, z):
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected z of shape [B, {self.latent_dim}], got {tuple(z.shape)}")
+    def _decode(self, z):
         return self.decoder(self.project(z).view(-1, 2 * self._c, 4, 4))
 
 
@@ -156,7 +146,7 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, per_dimension: bool = Fa
 
 def elbo_terms(model: _VAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-example reconstruction term and KL term ``[B]`` (nats); −ELBO = their sum."""
-    x = _check_images(x)
+    x = _check_images(x)  # the data boundary: NaN or out-of-range pixels stop here
     logits, mu, logvar = model(x)
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
     return recon, gaussian_kl(mu, logvar)
@@ -170,9 +160,9 @@ def vae_step(beta: float = 1.0, grad_clip: float | None = None, warmup_steps: in
 
     ``warmup_steps > 0`` is *KL annealing* (Bowman et al., 2016): the KL weight rises
     linearly from 0 to ``beta`` over the first ``warmup_steps`` calls, so the decoder learns
-    to use ``z`` before the KL term can push the posterior onto the prior. (The count is
-    kept by the returned function: a resumed ``fit`` should get a fresh one only if it
-    restarts from step 0.)
+    to use ``z`` before the KL term can push the posterior onto the prior. The call count is
+    the step's state: its ``state_dict()`` / ``load_state_dict()`` let a ``fit`` checkpoint
+    save and restore it, so a resumed run goes on with the same KL weights.
     """
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
         raise ValueError(f"beta must be a number ≥ 0, got {beta!r}")
@@ -191,6 +181,13 @@ def vae_step(beta: float = 1.0, grad_clip: float | None = None, warmup_steps: in
         return {"loss": loss.detach(), "neg_elbo": (recon + kl).mean().detach(),
                 "recon": recon.mean().detach(), "kl": kl.mean().detach(), "beta": weight}
 
+    def state_dict():
+        return {"calls": calls[0]}
+
+    def load_state_dict(state):
+        calls[0] = state["calls"]
+
+    step.state_dict, step.load_state_dict = state_dict, load_state_dict  # what fit checkpoints
     return step
 
 
@@ -206,7 +203,7 @@ def evaluate_elbo(model: _VAE, x: torch.Tensor, batch_size: int = 512, seed: int
         raise ValueError("no images given")
     was = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = _model_device(model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         parts = [elbo_terms(model, x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
@@ -247,7 +244,7 @@ def importance_weighted_nll(model: _VAE, x: torch.Tensor, k: int = 64, batch_siz
         raise ValueError("no images given")
     was = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = _model_device(model)
     out = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -278,7 +275,7 @@ def kl_per_dimension(model: _VAE, x: torch.Tensor) -> torch.Tensor:
         raise ValueError("no images given")
     was = model.training
     model.eval()
-    mu, logvar = model.encode(x.to(next(model.parameters()).device))
+    mu, logvar = model.encode(x.to(_model_device(model)))
     model.train(was)
     return gaussian_kl(mu, logvar, per_dimension=True).mean(0).cpu()
 
@@ -290,10 +287,9 @@ def active_units(model: _VAE, x: torch.Tensor, threshold: float = 0.01) -> int:
     x = _check_images(x)
     if len(x) < 2:
         raise ValueError("need at least 2 images to measure how the posterior mean varies")
-    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or threshold < 0:
-        raise ValueError(f"threshold must be a number ≥ 0, got {threshold!r}")
+    check_number("threshold", threshold, low=0.0)
     was = model.training
     model.eval()
-    mu, _ = model.encode(x.to(next(model.parameters()).device))
+    mu, _ = model.encode(x.to(_model_device(model)))
     model.train(was)
     return int((mu.var(0) > threshold).sum())

@@ -93,12 +93,12 @@ class SpeechCorpus:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def split(self, n_val: int) -> tuple["SpeechCorpus", "SpeechCorpus"]:
+    def split(self, n_val: int) -> tuple[SpeechCorpus, SpeechCorpus]:
         """The first ``len - n_val`` utterances for training, the last ``n_val`` held out."""
         if not 0 < n_val < len(self):
             raise ValueError(f"n_val must be between 1 and {len(self) - 1}, got {n_val}")
         k = len(self) - n_val
-        part = lambda a, b: SpeechCorpus(self.texts[a:b], self.phonemes[a:b], self.durations[a:b],  # noqa: E731
+        part = lambda a, b: SpeechCorpus(self.texts[a:b], self.phonemes[a:b], self.durations[a:b],
                                          self.mels[a:b], self.vocab)
         return part(0, k), part(k, len(self))
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .. import audio
 from . import espeak
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hundred"))
 _ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
             "nine": "ninth", "twelve": "twelfth"}
@@ -101,11 +101,11 @@ def normalize_text(text: str) -> str:
     if not text.strip():
         raise ValueError("text is empty: give at least one word to speak")
     t = text.replace("\u2019", "'").replace("\u2014", ", ").replace("\u2013", " to ")
-    t = re.sub(r"\bno\.?\s*(?=\d)", "number ", t, flags=re.I)  # "No. 5" → "number 5"
+    t = re.sub(r"\bno\.?\s*(?=\d)", "number ", t, flags=re.IGNORECASE)  # "No. 5" → "number 5"
     for short, full in ABBREVIATIONS.items():  # "Dr." → "doctor" (only with the full stop)
-        t = re.sub(rf"\b{re.escape(short)}\.", f" {full} ", t, flags=re.I)
+        t = re.sub(rf"\b{re.escape(short)}\.", f" {full} ", t, flags=re.IGNORECASE)
     t = re.sub(r"\$(\d[\d,]*)(?:\.(\d\d))?\b", _money, t)
-    t = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: ordinal_to_words(int(m.group(1))), t, flags=re.I)
+    t = re.sub(r"\b(\d+)(st|nd|rd|th)\b", lambda m: ordinal_to_words(int(m.group(1))), t, flags=re.IGNORECASE)
     t = re.sub(r"(?<![\w.])(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?", _number, t)
     for symbol, word in _SYMBOLS.items():
         t = t.replace(symbol, word)
@@ -137,13 +137,13 @@ def durations_in_frames(starts, n_samples: int, hop_length: int = audio.HOP_LENG
     the ``n_samples // hop_length + 1`` frames that :func:`aigc_course.audio.mel_spectrogram` gives.
     """
     starts = list(starts)
-    if not starts or starts[0] != 0 or any(b < a for a, b in zip(starts, starts[1:])):
+    if not starts or starts[0] != 0 or any(b < a for a, b in pairwise(starts)):
         raise ValueError("starts must begin at 0 and never decrease")
     if n_samples < starts[-1]:
         raise ValueError(f"n_samples ({n_samples}) is before the last phoneme start ({starts[-1]})")
     n_frames = n_samples // hop_length + 1
     bounds = [min(round(s / hop_length), n_frames) for s in starts] + [n_frames]
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+    return [b - a for a, b in pairwise(bounds)]
 
 
 def phonemize(text: str, voice: str = "en-us", normalize: bool = True) -> Phonemes:

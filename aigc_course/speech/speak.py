@@ -17,7 +17,7 @@ import torch
 
 from .. import audio, config
 
-DEFAULT_RECIPE = dict(n_utterances=600, n_val=60, steps=300, batch_size=8, lr=2e-3)
+DEFAULT_RECIPE = {"n_utterances": 600, "n_val": 60, "steps": 300, "batch_size": 8, "lr": 2e-3}
 _session: dict = {}
 
 
