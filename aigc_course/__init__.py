@@ -92,9 +92,17 @@ def setup(notebook: str | None = None, seed: int | None = None, threads: int | N
             f"aigc_course {__version__} | profile: {info.profile} ({SWITCH_HINT[info.profile]}) | "
             f"device: {info.device} | seed: {info.seed}\n"
             f"python {platform.python_version()} | torch {torch.__version__} | "
-            f"threads: {torch.get_num_threads()} | data dir: {info.data_dir}"
+            f"threads: {torch.get_num_threads()} | data dir: {_with_tilde(info.data_dir)}"
         )
     return info
+
+
+def _with_tilde(path) -> str:
+    """``path`` as text with the home folder written ``~``, so printed pages show no user name."""
+    text, home = str(path), os.path.expanduser("~")
+    if text == home or text.startswith(home.rstrip(os.sep) + os.sep):
+        return "~" + text[len(home.rstrip(os.sep)):]
+    return text
 
 
 __all__ = [

@@ -281,3 +281,53 @@ def rouge(hypotheses, references, kinds=("rouge1", "rouge2", "rougeL")) -> dict[
         for kind, score in scorer.score(r, h).items():
             totals[kind] += score.fmeasure
     return {kind: total / len(hyps) for kind, total in totals.items()}
+
+
+# --------------------------------------------------------------------------- memorisation (ch. 08)
+def _flat_images(x, name: str) -> torch.Tensor:
+    t = torch.as_tensor(_to_numpy(x, name), dtype=torch.float64)
+    if t.dim() < 2 or len(t) == 0:
+        raise ValueError(f"{name} must be a batch of images [N, ...] with N ≥ 1, "
+                         f"got shape {tuple(t.shape)}")
+    check_finite(name, t)
+    return t.flatten(1)
+
+
+def nearest_neighbour_distances(images, reference, batch_size: int = 1024) -> torch.Tensor:
+    """Euclidean pixel distance ``[N]`` from each of ``images [N, ...]`` to its nearest image in
+    ``reference [M, ...]`` (same image shape, e.g. ``[1, 8, 8]``)."""
+    from .validation import check_int
+
+    check_int("batch_size", batch_size)
+    x, ref = _flat_images(images, "images"), _flat_images(reference, "reference")
+    if x.shape[1] != ref.shape[1]:
+        raise ValueError(f"images and reference have different sizes: {x.shape[1]} vs "
+                         f"{ref.shape[1]} pixels per image")
+    return torch.cat([torch.cdist(x[i:i + batch_size], ref).min(dim=1).values
+                      for i in range(0, len(x), batch_size)])
+
+
+def memorisation_check(generated, train, held_out, quantile: float = 0.05) -> dict:
+    """Does a generator copy its training images? Compare distances to the nearest training image.
+
+    For every generated image and every held-out real image (never trained on), take the pixel
+    distance to its nearest training image. New real images show how close an image that was
+    *not* copied typically comes; a generator that copies (or nearly copies) training images comes
+    much closer. Returns
+
+    * ``generated_median``, ``held_out_median``: the median of each set's distances;
+    * ``ratio``: ``generated_median / held_out_median`` — about 1 without copying, 0 for copies;
+    * ``near_copies``: share of generated images closer to a training image than the held-out
+      images' ``quantile`` of distances — about ``quantile`` without copying, 1 for copies.
+    """
+    from .validation import check_number
+
+    check_number("quantile", quantile, 0, 1, low_open=True, high_open=True)
+    d_gen = nearest_neighbour_distances(generated, train)
+    d_held = nearest_neighbour_distances(held_out, train)
+    if d_held.median() <= 0:
+        raise ValueError("held_out contains copies of training images: its median distance is 0")
+    threshold = torch.quantile(d_held, quantile)
+    return {"generated_median": d_gen.median().item(), "held_out_median": d_held.median().item(),
+            "ratio": (d_gen.median() / d_held.median()).item(),
+            "near_copies": (d_gen < threshold).double().mean().item()}

@@ -8,6 +8,7 @@ full profile (compiling costs more than the fast profile's budget).
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
@@ -26,7 +27,8 @@ def time_training_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """Time ``steps + 1`` SGD steps of ``model`` on the batch ``x [B, ...]``, ``y [B]`` (class ids).
 
     The batch is moved to the model's device. Returns ``{"first_s": seconds of the first step
-    (where compilation happens), "step_s": mean seconds of the next steps, "loss": last loss}``.
+    (where compilation happens), "step_s": median seconds of the next steps (the median, not the
+    mean, so that a pause of the machine does not decide a comparison), "loss": last loss}``.
     """
     check_int("steps", steps)
     check_tensor("x", x, floating=True)
@@ -46,7 +48,7 @@ def time_training_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         if device.type == "cuda":  # GPU work is asynchronous: wait before reading the clock
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
-    return {"first_s": times[0], "step_s": sum(times[1:]) / steps, "loss": float(loss.detach())}
+    return {"first_s": times[0], "step_s": statistics.median(times[1:]), "loss": float(loss.detach())}
 
 
 def compare_compile(make_model: Callable[[], nn.Module], x: torch.Tensor, y: torch.Tensor,

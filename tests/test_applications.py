@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from aigc_course.apps import bias, grounded, retrieval, watermark
+from aigc_course.apps import bias, rag, retrieval, watermark
 from aigc_course.data import customer_service_dialogues, faq_knowledge_base
+from aigc_course.data.customer_service import random_policy
 from aigc_course.metrics import bleu, rouge
 
 
@@ -138,22 +139,122 @@ def test_metrics_bad_input():
         bleu([], [])
 
 
-# --------------------------------------------------------------------------- grounded generation
-def test_grounded_tokenizer_and_model_shapes(kb):
-    assert grounded.tokenize("Costs $4.95, free!") == ["Costs", "$4.95", ",", "free", "!"]
-    assert grounded.detokenize(grounded.tokenize("Costs $4.95, free!")) == "Costs $4.95, free!"
-    corpus = grounded.reply_corpus(kb[:3], n_per_intent=2, seed=0)
-    vocab = grounded.Vocab.build(corpus)
-    x, tone, intent, y = grounded.encode_corpus(corpus, vocab)
-    assert x.shape == y.shape and tone.shape == intent.shape == (6,)
-    model = grounded.ReplyLM(len(vocab), len(vocab.intents))
-    assert model(x, tone, intent).shape == (*x.shape, len(vocab))
-    replies = grounded.generate_replies(model, vocab, [("formal", kb[0].intent)], max_tokens=5)
-    assert len(replies) == 1 and isinstance(replies[0], str)
-    with pytest.raises(ValueError, match="unknown intent"):
-        vocab.code_ids("formal", "no_such_intent")
+# ------------------------------------------------------------------ retrieval-augmented generation
+def test_policy_override_changes_only_the_answers():
+    kb = faq_knowledge_base(0)
+    edited = faq_knowledge_base(0, policy={"return_days": 45})
+    changed = [e.intent for e, f in zip(kb, edited) if e.answer != f.answer]
+    assert changed == ["return_policy"]
+    assert "within 45 days" in next(e.answer for e in edited if e.intent == "return_policy")
+    assert [e.questions for e in kb] == [e.questions for e in edited]
+    with pytest.raises(ValueError, match=r"unknown keys \['return_window'\]"):
+        faq_knowledge_base(0, policy={"return_window": 45})
+
+
+def test_random_policies_vary_every_fact():
+    import random
+
+    rng = random.Random(0)
+    draws = [random_policy(rng) for _ in range(30)]
+    assert set(draws[0]) == set(faq_knowledge_base(0)[0].policy)  # the same slots
+    assert all(len({str(d[k]) for d in draws}) > 3 for k in draws[0])  # no value to memorise
+
+
+def test_fact_metrics_on_hand_made_replies():
+    passage = "Returns are accepted within 30 days. Shipping costs $4.95."
+    assert rag.facts(passage) == ["30", "$4.95"]
+    good = "Thank you. Returns are accepted within 30 days. Shipping costs $4.95."
+    made_up = "Thank you. Returns are accepted within 60 days. Shipping costs $4.95."
+    assert rag.faithful(good, passage) and rag.states_facts(good, passage)
+    assert not rag.faithful(made_up, passage) and not rag.states_facts(made_up, passage)
+    assert rag.faithful("Happy to help!", passage)  # states nothing, invents nothing
+    assert not rag.states_facts("Happy to help!", passage)
+    new = passage.replace("30", "45")
+    assert rag.states_new_facts("within 45 days, $4.95", passage, new)
+    assert not rag.states_new_facts("within 30 days, $4.95", passage, new)  # the old fact
+    assert not rag.states_new_facts("within 45 or 30 days, $4.95", passage, new)  # both
+    with pytest.raises(ValueError, match="nothing was changed"):
+        rag.states_new_facts("30", passage, passage)
+
+
+def test_examples_encode_with_the_loss_on_the_reply_only():
+    ex = rag.training_examples(2, seed=0, ungrounded_share=0.5)
+    assert len(ex) == 50 and any(e.passage is None for e in ex) and any(e.passage for e in ex)
+    assert all(e.passage in e.reply for e in ex if e.passage)  # opener + passage + closer
+    assert ex == rag.training_examples(2, seed=0, ungrounded_share=0.5)
+    vocab = rag.Vocab.build(ex)
+    assert {"45", "$6.49", "<formal>"} <= set(vocab.itos)
+    x, y = rag.encode_examples(ex, vocab, prompt_len=72, reply_len=64)
+    assert x.shape == y.shape == (50, 135)
+    assert (y[:, :71] == 0).all() and (y[:, 71:] != 0).any()  # prompt positions are ignored
+    first = ex[0]
+    reply_ids = vocab.encode([*rag.tokenize(first.reply), rag.EOS])
+    assert y[0, 71:71 + len(reply_ids)].tolist() == reply_ids
+    with pytest.raises(ValueError, match="too long"):
+        rag.encode_examples(ex, vocab, prompt_len=10, reply_len=64)
     with pytest.raises(ValueError, match="tone must be one of"):
-        vocab.code_ids("sarcastic", None)
+        rag.prompt_tokens(rag.Example("p", "q", "sarcastic"))
+
+
+def test_tokenizer_keeps_prices_whole():
+    assert rag.tokenize("Costs $4.95, free!") == ["Costs", "$4.95", ",", "free", "!"]
+    assert rag.detokenize(rag.tokenize("Costs $4.95, free!")) == "Costs $4.95, free!"
+    text = "Open 9:00 to 18:00: call us."
+    assert rag.detokenize(rag.tokenize(text)) == text
+    with pytest.raises(TypeError, match="text must be a string"):
+        rag.tokenize(None)
+
+
+def _copy_task(n, rng):
+    """Passages "the window is N days ." → replies "it is N days ."; N is random."""
+    out = []
+    for _ in range(n):
+        days = rng.randint(1, 99)
+        out.append(rag.Example(f"the window is {days} days .", "how long ?", "formal",
+                               f"it is {days} days ."))
+    return out
+
+
+def test_copy_head_learns_to_copy_an_unseen_number():
+    import random
+
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    train = _copy_task(256, rng)
+    vocab = rag.Vocab.build(train)
+    model = rag.CopyGenerator(len(vocab), prompt_len=12, reply_len=8, n_layer=1, n_embd=32)
+    x, y = rag.encode_examples(train, vocab, 12, 8)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    step = rag.lm_step()
+    for i in range(60):
+        rows = torch.randint(0, len(x), (32,))
+        step(model, (x[rows], y[rows]), opt)
+    seen = {e.passage for e in train}
+    test = [e for e in _copy_task(200, rng) if e.passage not in seen][:10]
+    replies = rag.generate(model, vocab, test)
+    assert len(test) >= 5  # numbers the model never saw in this context
+    assert np.mean([rag.states_facts(r, e.passage) for r, e in zip(replies, test)]) >= 0.8
+    out = model(x[:3])
+    assert out.shape == (3, 8, len(vocab)) and torch.allclose(out.exp().sum(-1), torch.ones(3, 8))
+
+
+def test_generate_and_answer_pipeline(kb):
+    ex = rag.training_examples(1, seed=0)
+    vocab = rag.Vocab.build(ex)
+    model = rag.CopyGenerator(len(vocab), prompt_len=72, reply_len=6, n_embd=16, n_head=2)
+    replies = rag.generate(model, vocab, [rag.Example(kb[0].answer, "where?", "formal"),
+                                          rag.Example(None, "where?", "friendly")])
+    assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+    with pytest.raises(ValueError, match="non-empty list of rag.Example"):
+        rag.generate(model, vocab, [("formal", "where?")])
+    retriever = retrieval.FAQRetriever.fit(kb, questions_per_intent=5)
+    store = {e.intent: e.answer for e in kb}
+    (refusal, none), (reply, passage) = rag.answer(
+        ["What is the capital of France?", kb[0].questions[0]], retriever, store, model, vocab)
+    assert refusal == retrieval.DONT_KNOW and none is None
+    assert passage == kb[0].answer and isinstance(reply, str)
+    with pytest.raises(TypeError, match="list of strings"):
+        rag.answer("where?", retriever, store, model, vocab)
 
 
 # --------------------------------------------------------------------------- watermark

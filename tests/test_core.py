@@ -104,6 +104,18 @@ def test_setup_prints_and_names_the_notebook(capsys):
     results.set_notebook(None)
 
 
+def test_setup_prints_the_data_dir_without_the_home_folder(capsys, tmp_path, monkeypatch):
+    home = tmp_path / "home" / "learner"
+    monkeypatch.setenv("HOME", str(home))  # published pages must not show the build machine's user
+    monkeypatch.setenv("AIGC_DATA_DIR", str(home / "aigc data"))
+    ac.setup(verbose=True)
+    out = capsys.readouterr().out
+    assert "data dir: ~/aigc data" in out and str(home) not in out
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "elsewhere"))  # outside home: in full
+    ac.setup(verbose=True)
+    assert f"data dir: {tmp_path / 'elsewhere'}" in capsys.readouterr().out
+
+
 def test_results_record_the_seed_the_run_used(monkeypatch):
     monkeypatch.setenv("AIGC_SEED", "11")
     config.seed_everything(5)  # what setup(seed=5) does: the argument overrides AIGC_SEED

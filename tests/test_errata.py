@@ -1,6 +1,6 @@
 """Every erratum of book/errata.md: the broken snippet fails (or fails silently) and the fix works.
 
-The numbering follows the page (E1 ... E10).
+The numbering follows the page (E1 ... E16).
 """
 
 import os
@@ -264,3 +264,179 @@ def test_e10_casting_tanh_images_to_uint8_first_destroys_them():
     assert len(np.unique(broken)) <= 2  # everything truncated to 0 (and -1 wraps around)
     assert fixed.dtype == np.uint8 and fixed.min() < 30 and fixed.max() > 225
     assert len(np.unique(fixed)) > 100
+
+
+# --------------------------------------------------------------------------- E11 a body that is only a comment
+BROKEN_E11 = """
+def generator_model():
+    # ...
+
+def discriminator_model():
+    # ...
+"""
+
+FIXED_E11 = """
+from torch import nn
+
+def generator_model(z_dim=16, n_pixels=64):
+    return nn.Sequential(nn.Linear(z_dim, 128), nn.ReLU(), nn.Linear(128, n_pixels), nn.Tanh())
+
+def discriminator_model(n_pixels=64):
+    raise NotImplementedError("exercise: write the discriminator")
+"""
+
+
+def test_e11_function_bodies_that_hold_only_a_comment_do_not_compile():
+    with pytest.raises(SyntaxError, match="expected an indented block"):
+        compile(BROKEN_E11, "<erratum>", "exec")
+    ns = {}
+    exec(compile(FIXED_E11, "<erratum>", "exec"), ns)  # noqa: S102
+    assert ns["generator_model"]()(torch.randn(4, 16)).shape == (4, 64)
+    with pytest.raises(NotImplementedError, match="discriminator"):
+        ns["discriminator_model"]()
+
+
+# --------------------------------------------------------------------------- E12, E14: Keras errata
+@pytest.fixture(scope="module")
+def keras():
+    import keras
+
+    return keras
+
+
+def test_e12_invented_keras_image_api_and_save_img(keras, tmp_path):
+    images = np.tanh(np.random.default_rng(0).normal(size=(28, 28, 1)))
+    with pytest.raises(AttributeError, match="to_image"):
+        keras.preprocessing.image.to_image(images, tmp_path / "broken.png")
+    path = tmp_path / "fixed.png"
+    keras.utils.save_img(path, to_uint8_fixed(images), scale=False)
+    loaded = keras.utils.img_to_array(keras.utils.load_img(path, color_mode="grayscale"))
+    assert loaded.shape == (28, 28, 1)
+    assert np.array_equal(loaded.astype(np.uint8), to_uint8_fixed(images))
+
+
+def _keras_mlp(keras, n_in, n_out, activation):
+    inputs = keras.Input(shape=(n_in,))
+    hidden = keras.layers.Dense(32, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(n_out, activation=activation)(hidden))
+
+
+def test_e14_keras_gan_fed_the_image_size_instead_of_the_latent(keras):
+    latent_dim, n_pixels = 100, 784
+    z = np.random.default_rng(0).normal(size=(32, latent_dim)).astype("float32")
+    # broken: every network is built with the 784-pixel input, the GAN too
+    generator = _keras_mlp(keras, n_pixels, n_pixels, "tanh")
+    discriminator = _keras_mlp(keras, n_pixels, 1, "sigmoid")
+    x = keras.Input(shape=(n_pixels,))
+    broken_gan = keras.Model(x, discriminator(generator(x)))
+    expected = r"expected shape=\(None, 784\), found shape=\(32, 100\)"
+    with pytest.raises(ValueError, match=expected):
+        broken_gan(z)
+    # fixed: the generator and the GAN take the latent vector, the discriminator takes images
+    generator = _keras_mlp(keras, latent_dim, n_pixels, "tanh")
+    z_in = keras.Input(shape=(latent_dim,))
+    gan = keras.Model(z_in, discriminator(generator(z_in)))
+    assert tuple(generator(z).shape) == (32, n_pixels)
+    assert tuple(gan(z).shape) == (32, 1)
+
+
+# --------------------------------------------------------------- E13 a loop that never calls the model
+def _tts_data():
+    torch.manual_seed(0)
+    phonemes = torch.randn(64, 12)                    # stand-in for encoded text
+    mels = phonemes @ torch.randn(12, 20)             # target mel frames
+    return torch.utils.data.DataLoader(list(zip(phonemes, mels)), batch_size=16)
+
+
+def test_e13_tts_loop_that_never_calls_the_model():
+    with pytest.raises(NameError, match="train_dataset"):
+        exec("DataLoader(train_dataset)", {"DataLoader": torch.utils.data.DataLoader})  # noqa: S102
+    model = nn.Linear(12, 20)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-2)
+    text, mel = next(iter(_tts_data()))
+    loss = nn.functional.mse_loss(text[:, :1].expand_as(mel), mel)  # compares two data tensors
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        loss.backward()
+    first = None
+    for _ in range(50):  # fixed: the model maps its input to the target
+        for text, mel in _tts_data():
+            loss = nn.functional.mse_loss(model(text), mel)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            first = loss.item() if first is None else first
+    assert loss.item() < 0.1 * first
+
+
+# --------------------------------------------------------------- E15 a "text generator" that classifies
+class SentimentLSTM(nn.Module):
+    """The broken 'text generation' model: one label per text, 2 outputs."""
+
+    def __init__(self, vocab_size, hidden=32, n_out=2):
+        super().__init__()
+        self.embed, self.rnn = nn.Embedding(vocab_size, 16), nn.LSTM(16, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, n_out)
+
+    def forward(self, ids):
+        out, _ = self.rnn(self.embed(ids))
+        return self.fc(out[:, -1])           # [B, 2]: a class, not the next character
+
+
+class CharLM(SentimentLSTM):
+    """The fix: a next-token distribution over the vocabulary at every position."""
+
+    def __init__(self, vocab_size, hidden=32):
+        super().__init__(vocab_size, hidden, n_out=vocab_size)
+
+    def forward(self, ids):
+        out, _ = self.rnn(self.embed(ids))
+        return self.fc(out)                  # [B, T, vocab_size]
+
+
+def test_e15_a_classifier_cannot_be_trained_or_sampled_as_a_language_model():
+    torch.manual_seed(0)
+    vocab_size = 30
+    ids = torch.randint(0, vocab_size, (4, 11))
+    x, y = ids[:, :-1], ids[:, 1:]
+    broken = SentimentLSTM(vocab_size)
+    assert broken(x).shape == (4, 2)
+    assert int(y[:, -1].max()) >= 2
+    with pytest.raises(IndexError, match="out of bounds"):  # the next character is not a class
+        nn.functional.cross_entropy(broken(x), y[:, -1])
+    fixed = CharLM(vocab_size)
+    logits = fixed(x)
+    assert logits.shape == (4, 10, vocab_size)
+    loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+    assert loss.item() == pytest.approx(np.log(vocab_size), rel=0.1)  # untrained: ≈ uniform
+    prompt = ids[:1, :3]
+    for _ in range(20):  # sampling: feed the prediction back in
+        probs = fixed(prompt)[:, -1].softmax(-1)
+        prompt = torch.cat([prompt, torch.multinomial(probs, 1)], dim=1)
+    assert prompt.shape == (1, 23) and int(prompt.max()) < vocab_size
+
+
+# --------------------------------------------------------------------------- E16 GPT is not a GAN
+def test_e16_gpt_is_a_language_model_trained_by_next_token_likelihood():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=50, n_positions=16, n_embd=16, n_layer=1, n_head=2)
+    model = GPT2LMHeadModel(config)
+    ids = torch.randint(0, 50, (2, 12))
+    out = model(ids, labels=ids)
+    by_hand = nn.functional.cross_entropy(out.logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten())
+    assert out.loss.item() == pytest.approx(by_hand.item(), rel=1e-5)  # one network, one likelihood
+    assert not any("discriminator" in name for name, _ in model.named_modules())
+
+
+def test_e16_a_gan_on_sampled_tokens_gets_no_gradient():
+    torch.manual_seed(0)
+    generator = nn.Linear(8, 50)                     # logits over a 50-token vocabulary
+    discriminator = nn.Embedding(50, 1)               # scores a token
+    tokens = torch.multinomial(generator(torch.randn(16, 8)).softmax(-1), 1)  # discrete samples
+    g_loss = -discriminator(tokens).mean()
+    g_loss.backward()
+    assert generator.weight.grad is None             # sampling cut the path: G cannot learn
+    targets = torch.randint(0, 50, (16,))            # the fix: likelihood of the reply tokens
+    nn.functional.cross_entropy(generator(torch.randn(16, 8)), targets).backward()
+    assert generator.weight.grad is not None and generator.weight.grad.abs().sum() > 0

@@ -297,13 +297,72 @@ def test_vae_step_lowers_neg_elbo_and_bad_input():
     assert after["neg_elbo"] < before and after["neg_elbo"] == pytest.approx(after["recon"] + after["kl"])
     assert {"loss", "neg_elbo", "recon", "kl"} <= set(h.steps[0])
     baseline = V.independent_pixel_nll(d.train.x, d.test.x)
-    assert 25 < baseline < 30
+    assert 245 < baseline < 265                 # binomial pixels: about 254 nats per test image
+    assert 100 < V.independent_pixel_nll(d.train.x, d.test.x, family="categorical") < 115
+    with pytest.raises(ValueError, match="family must be one of"):
+        V.independent_pixel_nll(d.train.x, d.test.x, family="bernoulli")
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         V.elbo_terms(m, torch.full((2, 1, 8, 8), 3.0))
     with pytest.raises(ValueError, match="beta"):
         V.vae_step(beta=-1)
     with pytest.raises(ValueError, match="expected z"):
         m.decode(torch.randn(2, 7))
+
+
+LEVEL_VALUES = torch.arange(V.LEVELS + 1, dtype=torch.float64) / V.LEVELS   # the 17 grey levels
+
+
+@pytest.mark.parametrize("p", [1e-3, 0.1, 0.5, 0.77, 0.999])
+def test_binomial_pixel_likelihood_is_normalised_over_the_17_levels(p):
+    logit = torch.full((17,), math.log(p / (1 - p)), dtype=torch.float64)
+    log_p = V.binomial_log_prob(logit, LEVEL_VALUES)
+    assert torch.logsumexp(log_p, 0).item() == pytest.approx(0.0, abs=1e-12)
+    expected = torch.distributions.Binomial(16, probs=torch.tensor(p, dtype=torch.float64))
+    assert torch.allclose(log_p, expected.log_prob(LEVEL_VALUES * 16), atol=1e-10)
+
+
+def _constant_decoder_vae(logit: float) -> V.MLPVAE:
+    """A VAE whose decoder ignores z (every pixel has the same logit) and whose q(z|x) is the
+    prior: its −ELBO is then exactly −log p(x)."""
+    m = V.MLPVAE(latent_dim=2, hidden=8)
+    with torch.no_grad():
+        m.decoder[-1].weight.zero_()
+        m.decoder[-1].bias.fill_(logit)
+        m.encoder[-1].weight.zero_()
+        m.encoder[-1].bias.zero_()
+    return m
+
+
+def test_elbo_reconstruction_is_a_normalised_likelihood():
+    # 17 images, image k with every pixel at level k: with one shared pixel distribution,
+    # recon(image k) / 64 = −log p(k), and a likelihood must give Σ_k p(k) = 1. The Bernoulli
+    # cross-entropy on grey values gave Σ_k exp(−H(k/16, p)) ≈ 8.5 at p = 0.5.
+    x = LEVEL_VALUES.float().view(17, 1, 1, 1).expand(17, 1, 8, 8)
+    for logit in (-2.0, 0.0, 1.5):
+        recon, kl = V.elbo_terms(_constant_decoder_vae(logit), x)
+        assert kl.abs().max() < 1e-6
+        assert torch.logsumexp(-recon.double() / 64, 0).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_elbo_and_iwae_bound_the_exact_log_likelihood_of_a_1d_latent_model():
+    torch.manual_seed(0)
+    from aigc_course.data import load_digits
+
+    x = load_digits().test.x[:6]
+    m = V.MLPVAE(latent_dim=1, hidden=16)
+    with torch.no_grad():
+        m.decoder[0].weight.mul_(3.0)    # a decoder that depends strongly on z
+        z = torch.linspace(-8, 8, 8001)[:, None]                           # the 1-D latent, gridded
+        log_px_z = V.binomial_log_prob(m.decode(z).flatten(1)[:, None], x.flatten(1)).sum(-1)
+        log_pz = torch.distributions.Normal(0.0, 1.0).log_prob(z)           # [G, 1]
+        dz = float(z[1] - z[0])
+        log_px = torch.logsumexp(log_px_z.double() + log_pz.double(), 0) + math.log(dz)   # [6]
+    exact_nll = float(-log_px.mean())
+    neg_elbo = sum(V.evaluate_elbo(m, x, seed=s)["neg_elbo"] for s in range(50)) / 50
+    iwae = V.importance_weighted_nll(m, x, k=4096)
+    assert neg_elbo > iwae > exact_nll - 0.05      # −ELBO ≥ IWAE bound ≥ −log p(x)
+    assert iwae == pytest.approx(exact_nll, abs=0.5)
+    assert neg_elbo - exact_nll > 1.0              # the ELBO gap of this untrained encoder
 
 
 def test_importance_weighted_bound_is_tighter_and_matches_elbo_at_k1():

@@ -38,7 +38,8 @@ def keras_and_digits():
 def test_shapes_and_same_elbo_definition_as_pytorch(keras_and_digits):
     import tensorflow as tf
     import torch
-    import torch.nn.functional as F
+
+    from aigc_course.models.vae import binomial_log_prob
 
     _, x, _ = keras_and_digits
     m = KV.mlp_vae(latent_dim=3, hidden=32)
@@ -52,12 +53,11 @@ def test_shapes_and_same_elbo_definition_as_pytorch(keras_and_digits):
     r = KV.neg_elbo_keras(m, x[:50])
     assert r["neg_elbo"] == pytest.approx(r["recon"] + r["kl"]) and r["kl"] >= 0
     assert r == KV.neg_elbo_keras(m, x[:50])  # reproducible: fixed seed
-    # the reconstruction term is the PyTorch lab's Bernoulli cross-entropy summed over pixels
+    # the reconstruction term is the PyTorch lab's binomial −log p(k), summed over pixels
     mean, lv = (np.asarray(t) for t in m.encode(x[:50]))
     eps = np.random.default_rng(0).standard_normal(mean.shape).astype(np.float32)
     lg = np.asarray(m.decoder(mean + np.exp(0.5 * lv) * eps))
-    recon = F.binary_cross_entropy_with_logits(torch.tensor(lg), torch.tensor(x[:50]),
-                                               reduction="none").sum(1)
+    recon = -binomial_log_prob(torch.tensor(lg), torch.tensor(x[:50])).sum(1)
     kl = 0.5 * (mean ** 2 + np.exp(lv) - lv - 1).sum(1)
     assert r["recon"] == pytest.approx(float(recon.mean()), rel=1e-4)
     assert r["kl"] == pytest.approx(float(kl.mean()), rel=1e-4)
@@ -78,7 +78,7 @@ def test_train_step_changes_weights_and_lowers_neg_elbo(keras_and_digits):
     after = KV.neg_elbo_keras(m, x_val)["neg_elbo"]
     assert set(h.history) >= {"loss", "neg_elbo", "recon", "kl"}
     assert h.history["neg_elbo"][-1] < h.history["neg_elbo"][0]
-    assert after < before - 5  # untrained (≈ 45 nats) is far worse than a few epochs
+    assert after < before - 100  # untrained (≈ 530 nats) is far worse than a few epochs
     assert all(not np.allclose(a, b.numpy()) for a, b in zip(before_w, m.trainable_weights))
     # β = 0 is a plain autoencoder objective: the logged loss is then the reconstruction alone
     ae = KV.mlp_vae(latent_dim=4, hidden=16, beta=0.0)

@@ -31,7 +31,8 @@ from importlib import resources
 
 from ..validation import check_int
 
-__all__ = ["AGENT", "CUSTOMER", "FAQEntry", "customer_service_dialogues", "faq_knowledge_base"]
+__all__ = ["AGENT", "CUSTOMER", "FAQEntry", "customer_service_dialogues", "faq_knowledge_base",
+           "random_policy"]
 
 CUSTOMER = "Customer:"
 AGENT = "Agent:"
@@ -106,6 +107,36 @@ def _policies(rng: random.Random) -> dict:
     }
 
 
+def random_policy(rng: random.Random) -> dict:
+    """Policy values drawn from wide ranges: training shops for a generator that must *read* them.
+
+    Every slot of :func:`_policies` gets a value (numbers 1–99, prices $2.49–$19.99), so no
+    fixed value can be memorised: a model trained on many such shops has to copy the value
+    from the passage it is given.
+    """
+    def price(low, high):
+        return f"${rng.randint(low, high)}.{rng.choice(['00', '49', '50', '95', '99'])}"
+
+    def span(low, high):
+        a = rng.randint(low, high)
+        return f"{a} to {a + rng.randint(1, 5)}"
+
+    open_hour = rng.randint(5, 11)
+    return {
+        "ship_days": rng.randint(1, 9), "cancel_hours": rng.randint(1, 72),
+        "std_days": span(1, 9), "express_days": rng.choice([str(rng.randint(1, 3)), span(1, 3)]),
+        "ship_fee": price(2, 9), "free_over": f"${rng.randint(2, 20) * 5}",
+        "express_fee": price(8, 19), "n_countries": rng.randint(5, 99), "intl_days": span(3, 20),
+        "track_hours": rng.randint(1, 72), "return_days": rng.randint(7, 99),
+        "damage_days": rng.randint(2, 30), "refund_days": rng.randint(1, 20),
+        "instalment_over": f"${rng.randint(5, 40) * 10}", "n_instalments": rng.randint(2, 12),
+        "release_days": rng.randint(1, 14), "reset_minutes": rng.randint(5, 90),
+        "erase_days": rng.randint(7, 60), "restock_weeks": span(1, 8),
+        "warranty_years": rng.randint(1, 10), "open_hour": open_hour,
+        "close_hour": open_hour + rng.randint(6, 12), "reply_hours": rng.randint(2, 72),
+    }
+
+
 def _fill(template: str, product: str) -> str:
     article = "an" if product[0] in "aeiou" else "a"
     return template.format(product=product, a_product=f"{article} {product}")
@@ -119,12 +150,14 @@ def _dress(question: str, rng: random.Random) -> str:
     return f"{prefix}{question}{suffix}"
 
 
-def faq_knowledge_base(seed: int = 0) -> list[FAQEntry]:
+def faq_knowledge_base(seed: int = 0, policy: dict | None = None) -> list[FAQEntry]:
     """The help desk's knowledge base: 25 intents × 8 paraphrased questions + one answer each.
 
     Args:
         seed: picks the policies quoted in the answers, the products named in the questions,
             the greetings around them and the order of the paraphrases (same seed → same list).
+        policy: policy values that replace the seed's, e.g. ``{"return_days": 45}`` (the
+            questions stay the same: this is how the shop edits its documents).
 
     Returns:
         ``list[FAQEntry]`` in a fixed intent order (the intents never change with the seed;
@@ -132,7 +165,11 @@ def faq_knowledge_base(seed: int = 0) -> list[FAQEntry]:
         held-out paraphrases).
     """
     rng = random.Random(check_int("seed", seed, low=None))
-    policy = _policies(rng)
+    drawn = _policies(rng)
+    unknown = sorted(set(policy or {}) - set(drawn))
+    if unknown:
+        raise ValueError(f"policy has unknown keys {unknown}; the keys are {sorted(drawn)}")
+    policy = {**drawn, **(policy or {})}
     entries = []
     for intent, spec in _INTENTS.items():
         templates = spec["questions"]

@@ -1,13 +1,26 @@
 """A generated, labelled sentiment corpus of financial headlines and customer reviews.
 
-Every example is built from a *deciding clause* whose polarity is the label (1 = positive,
-0 = negative), with the phenomena that defeat a bag of words:
+Every example has a label (1 = positive, 0 = negative) fixed by a rule on its words, with the
+phenomena that defeat a bag of words:
 
 * **negation** — "Acme is not profitable", "Globex fails to beat forecasts": the polarity of
   the sentiment word is flipped;
-* **intensifiers** — "extremely weak": stronger, same label;
+* **intensifiers** — "extremely weak": stronger, same label; an intensifier before "but" does
+  not reach the clause after it;
 * **contrast** — "Initech misses estimates, but the outlook is strong": the clause after
-  ``but`` (or the main clause after ``although ...,``) decides the label.
+  ``but`` (or the main clause of "although ...", "..., even though ...") decides the label;
+* **double negation** — "I can't say that, after earnings, Acme is not profitable"
+  (positive): a negating frame flips the negated clause back; "I can't say that Acme is
+  profitable" is negative;
+* **negator scope** — "Acme is not weak and the app is helpful" (positive): a negator flips
+  only its own clause, not the other half of an "and".
+
+The last three, the intensified first clause of a contrast and **label noise** (each label
+flipped with probability ``label_noise``) are off in :func:`generate_sentiment` unless asked
+for, so older seeds reproduce; :func:`load_sentiment` turns them all on (:data:`HARD_MIX`, 5 %
+label noise). The clean label is a function of the text, so no classifier can beat the
+**noise ceiling** ``1 - label_noise`` in expectation; ``clean_labels`` keeps the labels before
+the flip, and ``(labels == clean_labels).float().mean()`` is the exact ceiling on a split.
 
 :func:`load_sentiment` returns train/val/test splits plus ``negation``: the test examples whose
 deciding clause is negated (no test text occurs in the training set). :func:`sentiment_stream`
@@ -50,6 +63,17 @@ NEG_VERBS = (("misses", "miss", ("expectations", "forecasts", "estimates")),
              ("warns", "warn", ("on profits", "of losses", "of layoffs")))
 PREFIXES = ("", "", "", "breaking:", "analysts say", "report:", "in early trading,", "this quarter,")
 SUFFIXES = ("", "", "", "this quarter", "after earnings", "say analysts", "this year")
+# a frame negates the whole clause after it
+NEGATING_FRAMES = ("it is not true that", "I can't say that", "nobody thinks that",
+                   "analysts do not believe that", "it is wrong to say that", "no one claims that")
+ASIDES = (", as analysts said,", ", after earnings,", ", according to the report,",
+          ", this quarter,", ", in early trading,")
+# the harder mix of chapter 07: shares of the three extra constructions (the rest are the basic
+# sentences), and the label noise; see generate_sentiment
+HARD_MIX = {"p_double_negation": 0.2, "p_scope": 0.15, "p_hard_contrast": 0.25,
+            "label_noise": 0.05}
+# the headlines of sentiment_stream: the hard constructions, no label noise (labels are the truth)
+STREAM_MIX = {k: v for k, v in HARD_MIX.items() if k != "label_noise"}
 
 
 def _pick(rng, seq):
@@ -111,20 +135,93 @@ def _sentence(rng, label: int, company: str, p_negation: float, p_contrast: floa
     else:
         pre, suf = _pick(rng, PREFIXES), _pick(rng, SUFFIXES)
         text = " ".join(p for p in (pre, main, suf) if p)
-    text = text[0].upper() + text[1:]
-    return text, negate, contrast, intensify
+    return _capitalise(text), negate, contrast, intensify
+
+
+
+def _framed(rng, label: int, company: str, p_intensifier: float) -> tuple[str, bool]:
+    """"<negating frame> <clause>": the frame flips the clause. Returns (text, double negation).
+
+    With probability 0.6 the clause itself is negated too, and the two negations cancel.
+    """
+    double = bool(rng.random() < 0.6)
+    inner = _clause(rng, 1 - label, company, double, bool(rng.random() < p_intensifier))
+    aside = _pick(rng, ASIDES) if rng.random() < 0.5 else ""
+    return f"{_pick(rng, NEGATING_FRAMES)}{aside} {inner}", double
+
+
+def _scoped(rng, label: int, company: str, p_intensifier: float) -> str:
+    """"<clause> and <clause>", both of polarity ``label``, exactly one of them negated."""
+    first_negated = bool(rng.random() < 0.5)
+    first = _clause(rng, label, company, first_negated, bool(rng.random() < p_intensifier))
+    second = _clause(rng, label, company, not first_negated, bool(rng.random() < p_intensifier))
+    return f"{first} and {second}"
+
+
+def _hard_contrast(rng, label: int, company: str, p_negation: float,
+                   p_intensifier: float) -> tuple[str, bool, bool]:
+    """A contrast whose conceded clause is opposite and often intensified; the main clause
+    may come first ("..., even though ..."). Returns (text, main negated, main intensified)."""
+    negate, intensify = bool(rng.random() < p_negation), bool(rng.random() < p_intensifier)
+    main = _clause(rng, label, company, negate, intensify)
+    conceded = _clause(rng, 1 - label, company, bool(rng.random() < p_negation),
+                       bool(rng.random() < 0.6))
+    form = int(rng.integers(4))
+    text = (f"{conceded}, but {main}", f"although {conceded}, {main}",
+            f"{main}, even though {conceded}", f"{main}, although {conceded}")[form]
+    return text, negate, intensify
+
+
+def _hard_sentence(rng, label: int, company: str, mix: dict, p_negation: float,
+                   p_intensifier: float):
+    """One of the harder constructions, or None (then a basic sentence is drawn).
+
+    Returns (text, negated, contrast, intensified, double negation, scope) or None.
+    """
+    u = rng.random()
+    if u < mix["p_double_negation"]:
+        text, double = _framed(rng, label, company, p_intensifier)
+        return text, True, False, False, double, False
+    u -= mix["p_double_negation"]
+    if u < mix["p_scope"]:
+        return _scoped(rng, label, company, p_intensifier), True, False, False, False, True
+    u -= mix["p_scope"]
+    if u < mix["p_hard_contrast"]:
+        text, negate, intensify = _hard_contrast(rng, label, company, p_negation, p_intensifier)
+        return text, negate, True, intensify, False, False
+    return None
+
+
+def _draw(rng, label: int, company: str, p_negation: float, p_contrast: float,
+          p_intensifier: float, mix: dict) -> tuple:
+    """One sentence: (text, negated, contrast, intensified, double negation, scope)."""
+    if mix["p_double_negation"] or mix["p_scope"] or mix["p_hard_contrast"]:
+        hard = _hard_sentence(rng, label, company, mix, p_negation, p_intensifier)
+        if hard is not None:
+            return (_capitalise(hard[0]),) + hard[1:]
+    return _sentence(rng, label, company, p_negation, p_contrast, p_intensifier) + (False, False)
+
+
+def _capitalise(text: str) -> str:
+    return text[0].upper() + text[1:]
 
 
 @dataclass
 class SentimentSplit:
-    """Parallel lists: ``texts``, ``labels`` (LongTensor, 1 = positive) and flags per example."""
+    """Parallel lists: ``texts``, ``labels`` (LongTensor, 1 = positive, after label noise),
+    ``clean_labels`` (before it) and boolean flags ``[N]`` per example."""
 
     texts: list
     labels: torch.Tensor
     negated: torch.Tensor
     contrast: torch.Tensor
     intensified: torch.Tensor
+    double_negation: torch.Tensor
+    scope: torch.Tensor
+    clean_labels: torch.Tensor
     companies: list = field(default_factory=list)
+
+    FLAGS = ("negated", "contrast", "intensified", "double_negation", "scope")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -135,9 +232,9 @@ class SentimentSplit:
         if mask.shape != (len(self),):
             raise ValueError(f"mask must have shape ({len(self)},), got {tuple(mask.shape)}")
         idx = mask.nonzero().flatten().tolist()
-        return SentimentSplit([self.texts[i] for i in idx], self.labels[mask], self.negated[mask],
-                              self.contrast[mask], self.intensified[mask],
-                              [self.companies[i] for i in idx] if self.companies else [])
+        tensors = [getattr(self, f)[mask] for f in ("labels",) + self.FLAGS + ("clean_labels",)]
+        return SentimentSplit([self.texts[i] for i in idx], *tensors,
+                              companies=[self.companies[i] for i in idx] if self.companies else [])
 
 
 @dataclass
@@ -149,13 +246,27 @@ class SentimentCorpus:
 
 
 def generate_sentiment(n: int, seed: int = 0, *, p_negation: float = 0.3, p_contrast: float = 0.2,
-                       p_intensifier: float = 0.3, p_positive: float = 0.5,
+                       p_intensifier: float = 0.3, p_double_negation: float = 0.0,
+                       p_scope: float = 0.0, p_hard_contrast: float = 0.0,
+                       label_noise: float = 0.0, p_positive: float = 0.5,
                        companies=COMPANIES) -> SentimentSplit:
-    """``n`` labelled sentences (see the module docstring for what is in them)."""
+    """``n`` labelled sentences (see the module docstring for what is in them).
+
+    A sentence is a framed (double) negation with probability ``p_double_negation``, two clauses
+    joined by "and" (negator scope) with ``p_scope``, a hard contrast with ``p_hard_contrast``,
+    and otherwise a basic sentence (negated with ``p_negation``, intensified with
+    ``p_intensifier``, a contrast with ``p_contrast``). Then each label is flipped with
+    probability ``label_noise``.
+    """
     check_int("n", n)
     for name, p in (("p_negation", p_negation), ("p_contrast", p_contrast),
-                    ("p_intensifier", p_intensifier), ("p_positive", p_positive)):
+                    ("p_intensifier", p_intensifier), ("p_double_negation", p_double_negation),
+                    ("p_scope", p_scope), ("p_hard_contrast", p_hard_contrast),
+                    ("label_noise", label_noise), ("p_positive", p_positive)):
         check_number(name, p, 0.0, 1.0)
+    mix = {"p_double_negation": p_double_negation, "p_scope": p_scope,
+           "p_hard_contrast": p_hard_contrast}
+    check_number("p_double_negation + p_scope + p_hard_contrast", sum(mix.values()), 0.0, 1.0)
     if isinstance(companies, str) or not companies:
         raise ValueError("companies must be a non-empty list of names")
     rng = np.random.default_rng(seed)
@@ -163,31 +274,39 @@ def generate_sentiment(n: int, seed: int = 0, *, p_negation: float = 0.3, p_cont
     for _ in range(n):
         label = int(rng.random() < p_positive)
         company = _pick(rng, companies)
-        text, neg, con, inten = _sentence(rng, label, company, p_negation, p_contrast, p_intensifier)
-        rows.append((text, label, neg, con, inten, company))
+        text, *flags = _draw(rng, label, company, p_negation, p_contrast, p_intensifier, mix)
+        noisy = label_noise > 0 and rng.random() < label_noise  # no draw when off: seeds reproduce
+        rows.append((text, 1 - label if noisy else label, *flags, label, company))
     return _split_from_rows(rows)
 
 
 def _split_from_rows(rows) -> SentimentSplit:
-    texts, labels, neg, con, inten, comp = zip(*rows)
+    """Rows (text, label, 5 flags, clean label, company) → a :class:`SentimentSplit`."""
+    texts, labels, *flags, clean, comp = zip(*rows)
     return SentimentSplit(list(texts), torch.tensor(labels, dtype=torch.long),
-                          torch.tensor(neg), torch.tensor(con), torch.tensor(inten), list(comp))
+                          *(torch.tensor(f, dtype=torch.bool) for f in flags),
+                          torch.tensor(clean, dtype=torch.long), list(comp))
 
 
 def load_sentiment(n_train: int = 6000, n_val: int = 1000, n_test: int = 2000,
-                   seed: int = 0) -> SentimentCorpus:
-    """Train/val/test splits and the held-out negation subset of the test split.
+                   seed: int = 0, *, label_noise: float = HARD_MIX["label_noise"]
+                   ) -> SentimentCorpus:
+    """Train/val/test splits of the hard mix (:data:`HARD_MIX`) and the held-out negation
+    subset of the test split.
 
-    Val and test examples whose text also occurs in the training split are dropped (so the
-    splits can be a little smaller than asked), which makes every evaluation out-of-sample.
+    Every split has ``label_noise`` (default 5 %), so the best possible expected accuracy is
+    ``1 - label_noise``. Val and test examples whose text also occurs in the training split
+    are dropped (so the splits can be a little smaller than asked), which makes every
+    evaluation out-of-sample.
     """
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
         check_int(name, n)
-    train = generate_sentiment(n_train, seed)
+    mix = {**HARD_MIX, "label_noise": check_number("label_noise", label_noise, 0.0, 0.5)}
+    train = generate_sentiment(n_train, seed, **mix)
     seen = set(train.texts)
 
     def held_out(n, s):
-        split = generate_sentiment(n, s)
+        split = generate_sentiment(n, s, **mix)
         return split.subset([t not in seen for t in split.texts])
 
     val = held_out(n_val, seed + 7919)
@@ -253,8 +372,8 @@ def sentiment_stream(n_days: int = 120, companies=("Acme", "Globex", "Initech"),
             p_neg = crisis_negative if in_crisis else base_negative
             for _ in range(int(rng.poisson(per_day))):
                 label = int(rng.random() >= p_neg)
-                text, neg, con, inten = _sentence(rng, label, company, 0.3, 0.2, 0.3)
-                rows.append((text, label, neg, con, inten, company))
+                text, *flags = _draw(rng, label, company, 0.3, 0.2, 0.3, STREAM_MIX)
+                rows.append((text, label, *flags, label, company))
                 days.append(day)
     split = _split_from_rows(rows)
     days = np.asarray(days)

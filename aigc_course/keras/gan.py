@@ -104,7 +104,7 @@ class GAN(keras.Model):
 
     Args:
         latent_dim: size of the noise z. channels: width of the convolutions (as ``DCGenerator``).
-        r1: weight γ of the R1 penalty ``γ/2 · E‖∇ₓ D(x)‖²`` on real images (0 = off).
+        r1: weight γ of the R1 penalty ``γ/2 · E‖∇ₓ ℓ(x)‖²`` on real images (0 = off).
         ema: decay of the moving average of the generator's weights that ``sample`` uses
             (``None`` = sample from the trained generator itself).
         seed: seed of the noise drawn in ``train_step``.

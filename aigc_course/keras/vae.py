@@ -8,9 +8,10 @@
 The structure is that of the keras-io example "Variational AutoEncoder": a :class:`Sampling`
 layer draws ``z = μ + σ·ε`` (the reparameterisation), an ``encoder`` and a ``decoder`` network,
 and a :class:`VAE` whose ``train_step`` does what ``vae_step`` does in PyTorch: encode, sample,
-decode to Bernoulli logits and minimise ``recon + β·KL`` with a ``tf.GradientTape``. There are
+decode to one logit per pixel and minimise ``recon + β·KL`` with a ``tf.GradientTape``. There are
 no labels: ``fit(x)``. Images are ``[B, 64]`` (or ``[B, 8, 8]`` / ``[B, 8, 8, 1]``) with pixel
-values in [0, 1]. All numbers are in **nats per image**, with the definitions of the PyTorch lab,
+values in [0, 1], the grey levels ``k = 16·x`` of the digits; each pixel's likelihood is
+``Binomial(16, sigmoid(logit))`` over the 17 levels. All numbers are in **nats per image**, with the definitions of the PyTorch lab,
 so :func:`neg_elbo_keras` and :func:`aigc_course.models.vae.evaluate_elbo` measure the same thing.
 """
 
@@ -27,6 +28,7 @@ from ..validation import check_int, check_number
 from . import IMAGE_SHAPE
 
 PIXELS = math.prod(IMAGE_SHAPE)  # 64
+LEVELS = 16  # grey levels 0..16, stored as k / 16
 
 
 def as_flat_images(x) -> np.ndarray:
@@ -48,10 +50,14 @@ def as_flat_images(x) -> np.ndarray:
 def per_image_terms(logits, x, mu, logvar):
     """Reconstruction and KL terms ``[B]`` in nats per image (the PyTorch lab's definitions).
 
-    recon: Bernoulli cross-entropy of ``x [B, 64]`` under ``logits [B, 64]``, summed over pixels;
+    recon: ``−log p(k)`` of the grey levels ``k = round(16 x)``, ``x [B, 64]``, under
+    ``Binomial(16, sigmoid(logits))``, ``logits [B, 64]``, summed over pixels;
     kl: ``KL(N(μ, σ²) ‖ N(0, I))`` in closed form, summed over the latent dimensions.
     """
-    recon = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=1)
+    k = tf.round(tf.cast(x, logits.dtype) * LEVELS)
+    log_comb = math.lgamma(LEVELS + 1) - tf.math.lgamma(k + 1) - tf.math.lgamma(LEVELS + 1 - k)
+    log_p = log_comb + k * tf.math.log_sigmoid(logits) + (LEVELS - k) * tf.math.log_sigmoid(-logits)
+    recon = -tf.reduce_sum(log_p, axis=1)
     kl = 0.5 * tf.reduce_sum(tf.square(mu) + tf.exp(logvar) - logvar - 1.0, axis=1)
     return recon, kl
 
@@ -79,7 +85,7 @@ def build_encoder(latent_dim: int, hidden: int) -> keras.Sequential:
 
 
 def build_decoder(latent_dim: int, hidden: int) -> keras.Sequential:
-    """Codes ``[B, latent_dim]`` → Bernoulli logits ``[B, 64]``, one per pixel."""
+    """Codes ``[B, latent_dim]`` → logits ``[B, 64]``: one binomial ``p = sigmoid(logit)`` per pixel."""
     return keras.Sequential([
         keras.Input((latent_dim,)),
         layers.Dense(hidden, activation="relu"), layers.Dense(hidden, activation="relu"),

@@ -325,7 +325,8 @@ def _g_loss(loss: str, logit_fake: torch.Tensor) -> torch.Tensor:
 
 
 def r1_penalty(discriminator: nn.Module, real: torch.Tensor, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """R1 penalty ``E‖∇ₓ D(x)‖²`` on real images (Mescheder et al. 2018); returns ``(penalty, logits [B])``.
+    """R1 penalty ``E‖∇ₓ ℓ(x)‖²`` on real images, ℓ being D's logit (before the sigmoid)
+    (Mescheder et al. 2018); returns ``(penalty, logits [B])``.
 
     The logits are returned so that the discriminator's real-data loss reuses the same forward pass.
     """
@@ -348,7 +349,7 @@ def gan_step(loss: str = "nonsaturating", d_steps: int = 1, r1: float = 0.0):
             ``"saturating"`` (generator minimises log(1 − D(G(z))), the minimax loss whose
             gradient vanishes when D wins), or ``"hinge"`` (SNGAN/BigGAN's margin loss).
         d_steps: discriminator updates per generator update (more = a stronger D).
-        r1: weight γ of the R1 penalty ``γ/2 · E‖∇ₓ D(x)‖²`` on real images (0 = off): it stops
+        r1: weight γ of the R1 penalty ``γ/2 · E‖∇ₓ ℓ(x)‖²`` on real images (0 = off): it stops
             the discriminator from becoming arbitrarily steep around the (few) training images.
 
     Logs ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean σ(logit) D gives to real and

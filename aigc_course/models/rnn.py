@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..train import clip_and_step, fit
-from ..validation import check_int, check_number
+from ..validation import check_bool, check_int, check_number
 from .gpt import check_token_ids, filter_logits, lm_loss
 from .sampling import multinomial
 
@@ -248,12 +248,13 @@ class SentimentModel:
 def train_sentiment_classifier(texts: Sequence[str], labels, *, val_texts=None, val_labels=None,
                                epochs: int = 6, batch_size: int = 64, lr: float = 3e-3,
                                embed_dim: int = 64, hidden_size: int = 64, max_len: int = 64,
-                               seed: int = 0, progress: bool = False, device=None):
+                               bidirectional: bool = True, seed: int = 0, progress: bool = False,
+                               device=None):
     """Train an :class:`LSTMClassifier` on labelled texts with :func:`fit`.
 
     Returns ``(SentimentModel, History)``. The recipe: :class:`~aigc_course.text.WordVocab`
-    built on ``texts`` → right-padded ids (cut at ``max_len`` tokens) → bidirectional LSTM
-    (packed, so padding is ignored) → Adam, gradient clipping 1.0.
+    built on ``texts`` → right-padded ids (cut at ``max_len`` tokens) → LSTM, bidirectional
+    unless ``bidirectional=False`` (packed, so padding is ignored) → Adam, gradient clipping 1.0.
     """
     from ..text import WordVocab
 
@@ -265,7 +266,8 @@ def train_sentiment_classifier(texts: Sequence[str], labels, *, val_texts=None, 
                          f"and dtype {labels.dtype}")
     torch.manual_seed(seed)
     vocab = WordVocab.build(texts)
-    model = LSTMClassifier(len(vocab), embed_dim, hidden_size, num_classes=int(labels.max()) + 1)
+    model = LSTMClassifier(len(vocab), embed_dim, hidden_size, num_classes=int(labels.max()) + 1,
+                           bidirectional=check_bool("bidirectional", bidirectional))
     wrapped = SentimentModel(model, vocab, max_len=check_int("max_len", max_len))
     x = wrapped.encode(texts)
     val = None
