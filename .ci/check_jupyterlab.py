@@ -46,6 +46,7 @@ return {
   maths: nb.querySelectorAll('.MathJax, mjx-container, .katex').length,
   raw_directives: (text.match(/:::+\\{/g) || []).length,
   raw_dollars: (text.match(/\\$\\$/g) || []).length,
+  solution_code_cells_folded: nb.querySelectorAll('.jp-CodeCell .jp-InputPlaceholder').length,
 };
 """
 
@@ -125,6 +126,8 @@ def problems_in(found: dict) -> list[str]:
         "an exercise": found.get("exercises", 0) > 0,
         "a solution in a <details> block": found.get("solutions", 0) > 0,
         "every solution folded": found.get("solutions") and not found.get("solutions_open"),
+        "a solution's code cell folded (jupyter.source_hidden)":
+            found.get("solution_code_cells_folded", 0) > 0,
         "a theorem": found.get("theorems", 0) > 0,
         "typeset maths": found.get("maths", 0) > 0,
         "no raw ':::{' directive text": found.get("raw_directives", 1) == 0,

@@ -66,6 +66,23 @@ def test_notebook_follows_the_template(nb):
     assert "ac.check." in text, "at least one self-check with aigc_course.check"
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_of_executed_solutions_is_folded_in_jupyterlab(nb):
+    """A solution's code between {solution-start} and {solution-end} carries
+    ``jupyter.source_hidden``, so JupyterLab shows it folded, like the solution's text."""
+    inside, unfolded = False, []
+    for i, cell in enumerate(cells(nb)):
+        text = source(cell)
+        if cell["cell_type"] == "markdown" and "{solution-start}" in text:
+            inside = True
+        elif cell["cell_type"] == "markdown" and "{solution-end}" in text:
+            inside = False
+        elif inside and cell["cell_type"] == "code" and \
+                not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"):
+            unfolded.append(i)
+    assert not unfolded, f"{nb.name}: solution code cells {unfolded} lack jupyter.source_hidden"
+
+
 def test_toc_and_files_match_both_ways():
     listed = toc_files()
     assert len(listed) == len(set(listed)), "a file is listed twice in _toc.yml"
