@@ -47,6 +47,9 @@ return {
   raw_directives: (text.match(/:::+\\{/g) || []).length,
   raw_dollars: (text.match(/\\$\\$/g) || []).length,
   solution_code_cells_folded: nb.querySelectorAll('.jp-CodeCell .jp-InputPlaceholder').length,
+  quiz_heading: [...nb.querySelectorAll('h2')].some(h => /^Quiz/.test(h.innerText)),
+  quiz_cells_folded: nb.querySelectorAll('.jp-MarkdownCell .jp-InputPlaceholder').length,
+  answers_in_sight: (text.match(/^\\s*\\[x\\] /gm) || []).length,
 };
 """
 
@@ -132,6 +135,9 @@ def problems_in(found: dict) -> list[str]:
         "typeset maths": found.get("maths", 0) > 0,
         "no raw ':::{' directive text": found.get("raw_directives", 1) == 0,
         "no raw '$$' maths": found.get("raw_dollars", 1) == 0,
+        "a quiz heading": found.get("quiz_heading", False),
+        "the quiz cell folded (its answers are marked in it)": found.get("quiz_cells_folded", 0) > 0,
+        "no quiz answer ('[x] ...') in plain sight": found.get("answers_in_sight", 1) == 0,
     }
     return [f"missing: {what}" for what, ok in checks.items() if not ok]
 

@@ -10,6 +10,11 @@ For every HTML page listed in the book's navigation it checks that:
   - internal links point to existing files and anchors;
   - notebook pages have launch (Colab/Binder) and download buttons;
   - exercise solutions are hidden (collapsed) until clicked, and open when clicked;
+  - nothing is loaded from another host (no CDN): every resource the browser fetched is local;
+  - quizzes work: each chapter (and the pages in QUIZ_PAGES) has at least 5 questions; the check
+    answers one multiple-choice question (feedback appears) and one short answer with the right
+    value (the "correct" feedback appears);
+  - diagrams (img.diagram) have alt text, and are inverted in the dark theme;
 and that the search page finds results. A screenshot of each page (plus a mobile-width one)
 goes under --screenshots. Exits non-zero on any failure.
 """
@@ -66,6 +71,62 @@ def internal_link_problems(html_root: Path, page: Path, soup: BeautifulSoup, ids
     return problems
 
 
+QUIZ_PAGES = ("book/how_to_use.html", "book/notation.html", "book/responsible_aigc.html")
+MIN_QUESTIONS = 5
+
+
+def needs_quiz(rel: str) -> bool:
+    """Every chapter notebook (not a _keras companion) and the main book pages end with a quiz."""
+    return rel in QUIZ_PAGES or bool(re.fullmatch(r"notebooks/\d\d_[a-z0-9_]+(?<!_keras)\.html", rel))
+
+
+def external_requests(driver) -> list[str]:
+    """URLs the page fetched from anywhere but the built site (scripts, styles, fonts, images)."""
+    return driver.execute_script(
+        "return performance.getEntriesByType('resource').map(r => r.name)"
+        ".filter(n => !n.startsWith('file:') && !n.startsWith('data:') && !n.startsWith('blob:'));")
+
+
+def visible(driver, css: str) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).filter(e => e.offsetParent !== null)"
+        ".map(e => e.id || e.className);", css)
+
+
+def try_quiz(driver, soup: BeautifulSoup) -> tuple[int, list[str]]:
+    """Answer one multiple-choice and one short-answer question as a reader would."""
+    problems = []
+    questions = soup.select("article div.multiple-choice, article div.short-answer")
+    choice = next((q for q in questions if "multiple-choice" in q["class"]), None)
+    if choice is not None:
+        qid = choice["id"]
+        option = driver.find_elements(By.CSS_SELECTOR, f"[id='{qid}'] .option")[-1]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", option)
+        time.sleep(0.3)
+        if not visible(driver, f"[id='{qid}'] .question-feedback"):
+            problems.append(f"quiz {qid}: choosing an option shows no feedback")
+    answer = next((q for q in questions if "short-answer" in q["class"]), None)
+    if answer is not None:
+        qid = answer["id"]
+        field = answer.select_one(".question-option-input")
+        key = answer.select_one(".question-option-answer").get_text(strip=True)
+        value = key.split(";")[0]
+        element = driver.find_element(By.CSS_SELECTOR, f"[id='{field['id']}']")
+        if field.name == "math-field":
+            driver.execute_script("arguments[0].value = arguments[1];", element, value)
+        else:
+            element.clear()
+            element.send_keys(value)
+        submit = driver.find_element(By.CSS_SELECTOR, f"[id='{qid}'] .submit-button")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", submit)
+        time.sleep(0.5)
+        shown = visible(driver, f"[id='{qid}'] .question-feedback")
+        if not any(s.endswith("-feedback") for s in shown):
+            problems.append(f"quiz {qid}: the right answer {value!r} does not get the 'correct' feedback "
+                            f"(shown: {shown})")
+    return len(questions), problems
+
+
 def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict) -> tuple[list[str], dict]:
     problems: list[str] = []
     driver.get_log("browser")  # clear
@@ -101,7 +162,9 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
         if not complete or not width:
             problems.append(f"image not loaded: {src[:100]}")
 
-    article = soup.select_one("article") or soup
+    article = BeautifulSoup(str(soup.select_one("article") or soup), "html.parser")
+    for code in article.select("pre, code, .highlight"):   # code may contain "\\[" or "$$" itself
+        code.decompose()
     text = article.get_text(" ")
     raw_math = re.findall(r"\$\$|\\\(|\\\[|\\begin\{", text)
     info["math"] = len(soup.select("mjx-container"))
@@ -117,6 +180,12 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
             problems.append(f"audio not loadable (readyState {ready}, error {err}): {src[:60]}")
 
     problems += internal_link_problems(html_root, page, soup, ids_cache)
+
+    diagrams = soup.select("article img.diagram")
+    info["diagrams"] = len(diagrams)
+    for img in diagrams:
+        if len(img.get("alt", "").strip()) < 20:
+            problems.append(f"diagram without a real alt text: {img.get('src')}")
 
     if rel.startswith("notebooks/"):
         html = driver.page_source
@@ -147,7 +216,57 @@ def check_page(driver, html_root: Path, page: Path, shots: Path, ids_cache: dict
             if body and not body[0].is_displayed():
                 problems.append("a solution does not open when its button is clicked")
 
+    done_buttons = driver.find_elements(By.CSS_SELECTOR, "div.exercise button.progress-done")
+    if soup.select("div.exercise.admonition[id]") and not done_buttons:
+        problems.append("exercises have no 'mark as done' button (progress.js did not run)")
+    elif done_buttons:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", done_buttons[0])
+        if "done" not in done_buttons[0].text or done_buttons[0].get_attribute("aria-pressed") != "true":
+            problems.append("'mark as done' does not mark the exercise as done")
+
+    info["quiz"], quiz_problems = try_quiz(driver, soup)
+    problems += quiz_problems
+    if needs_quiz(rel) and info["quiz"] < MIN_QUESTIONS:
+        problems.append(f"{info['quiz']} quiz questions (a chapter ends with at least {MIN_QUESTIONS})")
+
+    info["external"] = external_requests(driver)
+    for url in info["external"]:
+        problems.append(f"loaded from another host (a CDN?): {url[:120]}")
+
     return problems, info
+
+
+def theme_shots(chapter: Path, diagram_pages: list[Path], shots: Path) -> list[str]:
+    """Screenshots of a chapter's answered quiz and of diagrams: light/dark, desktop/phone."""
+    problems = []
+    for width, height, device in ((1280, 900, "desktop"), (390, 844, "phone")):
+        driver = make_driver(width, height)
+        try:
+            for theme in ("light", "dark"):
+                driver.get(chapter.as_uri())
+                time.sleep(1.5)
+                driver.execute_script("document.documentElement.dataset.theme = arguments[0];", theme)
+                soup = BeautifulSoup(driver.page_source, "html.parser")
+                _, quiz_problems = try_quiz(driver, soup)
+                problems += quiz_problems
+                driver.save_screenshot(str(shots / f"quiz__{chapter.stem}__{theme}__{device}.png"))
+                for page in diagram_pages:
+                    driver.get(page.as_uri())
+                    time.sleep(1.5)
+                    driver.execute_script("document.documentElement.dataset.theme = arguments[0];", theme)
+                    imgs = driver.find_elements(By.CSS_SELECTOR, "article img.diagram")
+                    for k, img in enumerate(imgs):
+                        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", img)
+                        time.sleep(0.2)
+                        name = Path(img.get_attribute("src")).stem
+                        filt = driver.execute_script("return getComputedStyle(arguments[0]).filter;", img)
+                        if (theme == "dark") != ("invert" in filt):
+                            problems.append(f"diagram {name} in the {theme} theme has filter {filt!r}")
+                        if k == 0:
+                            driver.save_screenshot(str(shots / f"diagram__{name}__{theme}__{device}.png"))
+        finally:
+            driver.quit()
+    return problems
 
 
 def pages_in_order(html_root: Path) -> list[Path]:
@@ -181,7 +300,9 @@ def main() -> int:
             report[rel] = {"problems": problems, **info}
             status = "ok" if not problems else "FAIL"
             print(f"[{status}] {rel}: {info.get('images', 0)} images, {info.get('math', 0)} maths, "
-                  f"{info.get('audio', 0)} audio, {info.get('solutions', 0)} solutions")
+                  f"{info.get('audio', 0)} audio, {info.get('solutions', 0)} solutions, "
+                  f"{info.get('quiz', 0)} quiz questions, {info.get('diagrams', 0)} diagrams, "
+                  f"{len(info.get('external', []))} external requests")
             for p in problems:
                 print(f"    - {p}")
             failures += bool(problems)
@@ -195,6 +316,17 @@ def main() -> int:
         print(f"[{'ok' if hits else 'FAIL'}] search for 'gradient': {hits} results")
         failures += not hits
         report["search"] = {"hits": hits}
+        # the progress page counts the questions answered above (localStorage, in this browser)
+        answered = sum(min(r.get("quiz", 0), 2) for r in report.values() if isinstance(r, dict))
+        progress = html_root / "book" / "progress.html"
+        driver.get(progress.as_uri())
+        time.sleep(1)
+        shown = driver.find_elements(By.ID, "progress-answered")
+        counted = int(shown[0].text.split("/")[0]) if shown else -1
+        ok = counted >= min(answered, 1) and counted > 0
+        print(f"[{'ok' if ok else 'FAIL'}] progress page: {shown[0].text if shown else 'no table'} "
+              f"questions answered (the check answered up to {answered})")
+        failures += not ok
     finally:
         driver.quit()
     # one chapter at phone width
@@ -206,6 +338,19 @@ def main() -> int:
         mobile.save_screenshot(str(args.screenshots / "mobile__chapter.png"))
     finally:
         mobile.quit()
+    # a chapter's quiz answered, and diagrams, in both themes at desktop and phone width
+    by_name = {p.stem: p for p in pages}
+    chapter = by_name.get("08_gan_lab", pages[0])
+    diagram_pages = [by_name[n] for n in ("05_attention_maths", "10_diffusion_lab", "12_tts_lab") if n in by_name]
+    shot_problems = theme_shots(chapter, diagram_pages, args.screenshots)
+    for p in shot_problems:
+        print(f"[FAIL] {p}")
+    failures += bool(shot_problems)
+    external = sorted({u for r in report.values() for u in r.get("external", [])})
+    print(f"external requests on all pages: {len(external)}" + "".join(f"\n    - {u}" for u in external))
+    totals = {k: sum(r.get(k, 0) for r in report.values() if isinstance(r.get(k, 0), int))
+              for k in ("quiz", "diagrams")}
+    print(f"quiz questions: {totals['quiz']}, diagrams: {totals['diagrams']}")
     (args.screenshots / "report.json").write_text(json.dumps(report, indent=2))
     print(f"{len(pages)} pages checked, {failures} with problems; screenshots in {args.screenshots}")
     return 1 if failures else 0

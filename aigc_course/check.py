@@ -226,6 +226,8 @@ def __getattr__(name: str):
 
     They import torch, so they load on first use and ``import aigc_course`` stays fast.
     """
+    if name.startswith("__"):   # e.g. __path__ during `from ..check import ...`: not an exercise
+        raise AttributeError(name)
     import importlib
     import pkgutil
 
