@@ -1,4 +1,4 @@
-# Two commands: `make book` (set up + build the executed book) and `make test`.
+# Two commands: `make book` (set up + build the executed book, English and Chinese) and `make test`.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,8 @@ setup: $(BIN)/python
 
 book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going
-	@echo "Open _build/html/index.html in your browser."
+	$(BIN)/python .ci/translations.py build
+	@echo "Open _build/html/index.html (English) or _build/html/zh-CN/index.html (中文) in your browser."
 
 test: setup
 	$(BIN)/python -m pytest

@@ -45,6 +45,7 @@ return {
   theorems: (text.match(/Theorem/g) || []).length,
   maths: nb.querySelectorAll('.MathJax, mjx-container, .katex').length,
   raw_directives: (text.match(/:::+\\{/g) || []).length,
+  raw_context: (text.match(/.{0,80}:::+\\{.{0,80}/g) || []).slice(0, 3),
   raw_dollars: (text.match(/\\$\\$/g) || []).length,
   solution_code_cells_folded: nb.querySelectorAll('.jp-CodeCell .jp-InputPlaceholder').length,
   quiz_heading: [...nb.querySelectorAll('h2')].some(h => /^Quiz/.test(h.innerText)),

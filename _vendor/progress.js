@@ -10,9 +10,11 @@
   // The page's own words in the site's language (the Chinese edition has <html lang="zh-CN">).
   const T = (document.documentElement.lang || "").startsWith("zh")
     ? { mark: "标记为完成", done: "✓ 已完成", page: "页面", answered: "已答题目", correct: "答对",
-        exercises: "已完成练习", all: "合计", forget: "忘记本浏览器中的所有答题记录和已完成的练习？" }
+        exercises: "已完成练习", all: "合计", forget: "忘记本浏览器中的所有答题记录和已完成的练习？",
+        export: "导出为文件", import: "导入文件：", reset: "全部忘记" }
     : { mark: "mark as done", done: "✓ done", page: "page", answered: "questions answered", correct: "correct",
-        exercises: "exercises done", all: "all", forget: "Forget all answers and exercises marked done in this browser?" };
+        exercises: "exercises done", all: "all", forget: "Forget all answers and exercises marked done in this browser?",
+        export: "Export as a file", import: "Import a file: ", reset: "Forget everything" };
 
   // A question counts as answered once its feedback shows; correct if the shown feedback says so.
   function record(question) {
@@ -85,6 +87,10 @@
 
   function controls(el) {
     const refresh = () => table(el.querySelector(".progress-table-host"));
+    // the page's buttons are raw HTML (not in the translation catalogs): label them here
+    el.querySelector(".progress-export").textContent = T.export;
+    el.querySelector(".progress-reset").textContent = T.reset;
+    el.querySelector(".progress-import").parentElement.firstChild.nodeValue = T.import;
     el.querySelector(".progress-export").addEventListener("click", () => {
       const blob = new Blob([JSON.stringify(load(), null, 1)], { type: "application/json" });
       const a = document.createElement("a");

@@ -231,7 +231,8 @@ def write_report(summary: dict, folder: Path) -> tuple[Path, Path]:
         "|---|---:|---:|---|",
     ]
     for r in summary["notebooks"]:
-        metrics = "<br>".join(_fmt_metric(k, m) for k, m in r["metrics"].items()) or "—"
+        # a "|" in a metric's name (|ours − torch|) would end the table cell: escape it
+        metrics = "<br>".join(_fmt_metric(k, m) for k, m in r["metrics"].items()).replace("|", "\\|") or "—"
         if r.get("error"):
             metrics = f"**failed**: {r['error'][:120]}"
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else "—"

@@ -2,6 +2,7 @@
 merges seeds into the table the book shows."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -83,3 +84,13 @@ def test_bench_runs_notebooks_and_reads_their_recorded_metrics(tmp_path):
 def test_a_metric_without_a_floor_is_shown_as_information():
     assert bench._fmt_metric("training time (s)", {"value": 4.5}) == "ℹ️ training time (s) = 4.5"
     assert bench._fmt_metric("FD", {"value": 16.0, "at_most": 15, "passed": False}) == "❌ FD = 16 (≤ 15)"
+
+
+def test_a_bar_in_a_metric_name_does_not_split_the_table_cell(tmp_path):
+    run = _summary(0, 9.0)
+    run["notebooks"][0]["metrics"] = {"largest |ours − torch|": run["notebooks"][0]["metrics"]["FD"]}
+    merged = bench.merge_seeds([run])
+    merged["tag"] = "bars"
+    row = bench.write_report(merged, tmp_path)[1].read_text().splitlines()[-1]
+    assert "largest \\|ours − torch\\|" in row
+    assert len(re.findall(r"(?<!\\)\|", row)) == 5   # the table's own 4 cells: 5 bars

@@ -78,6 +78,8 @@ def test_every_chapter_ends_with_a_quiz_folded_in_jupyterlab(nb):
         assert "quiz" in c["metadata"].get("tags", []), f"{nb.name}: quiz cell not tagged 'quiz'"
         assert c["metadata"].get("jupyter", {}).get("source_hidden") is True, \
             f"{nb.name}: quiz cell shows its answers in JupyterLab (set jupyter.source_hidden)"
+        # JupyterLab shows a folded cell's first line: a MyST comment, not ":::{question} ..."
+        assert text(c).startswith("% Quiz"), f"{nb.name}: the quiz cell should start with a '% Quiz ...' comment"
     problems = [p for q in found for p in option_problems(q)]
     assert not problems, f"{nb.name}: {problems}"
     labels = re.findall(r"^:label: (\S+)", "\n".join(found), re.MULTILINE)
