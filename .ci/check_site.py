@@ -135,6 +135,9 @@ def try_quiz(driver, soup: BeautifulSoup) -> tuple[int, list[str]]:
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN_WORD = re.compile(r"\b[A-Za-z]{3,}\b")
 SEARCH = {"en": "gradient", "zh-CN": "梯度"}
+# Interface words that extensions write themselves: in the Chinese edition they must be Chinese too.
+ENGLISH_UI = ("Show code cell", "Hide code cell", "Try again", "Submit answer", "Question (",
+              "mark as done", "Solution to Exercise", "Exercise ", "Theorem ", "Proof.")
 
 
 def language_problems(driver, soup: BeautifulSoup, lang: str) -> tuple[list[str], float]:
@@ -156,6 +159,9 @@ def language_problems(driver, soup: BeautifulSoup, lang: str) -> tuple[list[str]
         if not CJK.search(title):
             problems.append(f"title not in Chinese: {title!r}")
         # the bibliography lists English titles of English papers: not a translation gap
+        left = sorted({w for w in ENGLISH_UI if w in text})
+        if left:
+            problems.append(f"interface words left in English: {left}")
         if share < 0.6 and not soup.select("article .citation, article div.citation"):
             problems.append(f"text mostly not Chinese ({share:.0%} Chinese characters among words)")
     return problems, share

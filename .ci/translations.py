@@ -65,6 +65,8 @@ def build(warnings_are_errors: bool = True) -> None:
     args = ["-b", "html", "-D", f"language={LANG}", "-D", "nb_execution_timeout=1",
             # the site's title and footer live in _config.yml, not in a page: set them here
             "-D", f"html_title={TITLE}", "-D", f"html_theme_options.extra_footer={FOOTER}",
+            # myst-nb's buttons on folded cells
+            "-D", "nb_code_prompt_show=显示代码单元格", "-D", "nb_code_prompt_hide=隐藏代码单元格",
             "-d", str(ROOT / "_build" / "doctrees-zh"), ".", str(ZH_SITE)]
     if warnings_are_errors:
         args = ["-W", "-n", "--keep-going", *args]

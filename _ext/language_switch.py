@@ -19,6 +19,9 @@ from sphinx.util.i18n import docname_to_domain
 
 SUBDIR = {"zh_CN": "zh-CN"}          # Sphinx language -> folder of that edition in the site
 LABEL = {"en": "English", "zh_CN": "中文"}
+# Words that extensions write into the HTML themselves, outside the catalogs.
+FIXED_WORDS = {"zh_CN": [('<span class="caption-number">Question </span>',   # teachbooks-questions
+                          '<span class="caption-number">问题 </span>')]}
 
 
 def _switch(app, pagename, templatename, context, doctree) -> None:
@@ -33,6 +36,8 @@ def _switch(app, pagename, templatename, context, doctree) -> None:
         other, href = "en", f"{up}../{pagename}.html"
         english, chinese = href, f"{pagename.rsplit('/', 1)[-1]}.html"
     lang_attr = {"en": "en", "zh_CN": "zh-CN"}
+    for english, translated in FIXED_WORDS.get(language, []):
+        context["body"] = context.get("body", "").replace(english, translated)
     context["body"] = (
         f'<p class="language-switch" lang="{lang_attr[other]}"><a href="{escape(href)}" '
         f'hreflang="{lang_attr[other]}">{LABEL[other]}</a></p>\n' + context.get("body", ""))
