@@ -27,6 +27,8 @@ POT = ROOT / "_build" / "gettext"
 SITE = ROOT / "_build" / "html"
 ZH_SITE = SITE / "zh-CN"
 BIN = Path(sys.executable).parent
+PROJECT = "AIGC from Beginner to Practice"
+TEAM = "AIGC course authors"
 TITLE = "AIGC 从入门到实战"
 FOOTER = "<p>本书的每个笔记本都在构建网站时执行（fast 配置，CPU）；中文版与英文版显示同一次执行的输出。</p>"
 
@@ -54,6 +56,24 @@ def update() -> None:
     extract()
     subprocess.run([str(BIN / "sphinx-intl"), "update", "-p", str(POT), "-l", LANG, "-d", str(LOCALES),
                     "-w", "0"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    fill_headers()
+
+
+def fill_headers() -> None:
+    """sphinx-intl writes each new catalog with a placeholder header marked fuzzy: name it.
+
+    A fuzzy header marks the whole catalog as unreviewed (gettext's statistics count it, and
+    compilers may skip the catalog), although nothing in it needs a translator.
+    """
+    from babel.messages.pofile import read_po, write_po
+
+    for po in (LOCALES / LANG / "LC_MESSAGES").rglob("*.po"):
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=LANG)
+        if catalog.fuzzy or catalog.project != PROJECT:
+            catalog.fuzzy, catalog.project, catalog.language_team = False, PROJECT, TEAM
+            with po.open("wb") as f:
+                write_po(f, catalog, width=0)
 
 
 def build(warnings_are_errors: bool = True) -> None:
@@ -87,7 +107,7 @@ def status() -> int:
             catalog = read_po(f)
         entries = [m for m in catalog if m.id]
         untranslated = sum(not m.string for m in entries)
-        fuzzy = sum(m.fuzzy for m in entries)
+        fuzzy = sum(m.fuzzy for m in entries) + catalog.fuzzy   # the header counts too
         total += len(entries)
         bad += untranslated + fuzzy
         print(f"{po.relative_to(LOCALES)}: {len(entries)} entries, {untranslated} untranslated, {fuzzy} fuzzy")

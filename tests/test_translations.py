@@ -76,6 +76,16 @@ def test_the_chinese_edition_is_complete_and_in_sync(templates):
     assert not problems, f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:30])
 
 
+def test_no_catalog_is_marked_fuzzy_as_a_whole():
+    """A fuzzy header marks a whole catalog unreviewed (`translations.py update` names it)."""
+    fuzzy = []
+    for po in CATALOGS.rglob("*.po"):
+        with po.open("rb") as f:
+            if babel_po.read_po(f).fuzzy:
+                fuzzy.append(po.relative_to(CATALOGS).as_posix())
+    assert not fuzzy, f"catalogs with a fuzzy header: {fuzzy}"
+
+
 def test_drift_is_caught_when_one_english_sentence_changes():
     before = {"book/intro": {"Hello.": ("", False), "Old sentence.": ("", False)}}
     po = {"book/intro": {"Hello.": ("你好。", False), "Old sentence.": ("旧句子。", False)}}
