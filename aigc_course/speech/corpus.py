@@ -159,6 +159,29 @@ def _load(path: Path) -> SpeechCorpus:
                             [str(v) for v in z["vocab"]])
 
 
+def corpus_from_speech(texts, symbols, durations, waves) -> SpeechCorpus:
+    """A :class:`SpeechCorpus` from synthesised utterances (any language).
+
+    ``symbols``: one list of phoneme symbols per utterance (``"_"`` is the pause); ``durations``:
+    frames per symbol; ``waves``: the audio, turned into log-mel spectrograms ``[frames, 80]``.
+    The vocabulary is ``PAD``, ``UNK``, the pause, then every other symbol, sorted.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one small FFT per utterance: one thread is fastest (no thread hand-offs)
+    try:
+        mels = [audio.mel_spectrogram(w) for w in waves]
+    finally:
+        torch.set_num_threads(threads)
+    vocab = [PAD, UNK, "_"] + sorted({p for s in symbols for p in s} - {"_"})
+    return SpeechCorpus(
+        texts=list(texts),
+        phonemes=[encode_phonemes(s, vocab) for s in symbols],
+        durations=[torch.tensor(d, dtype=torch.long) for d in durations],
+        mels=mels,
+        vocab=vocab,
+    )
+
+
 def load_speech_corpus(n: int = 600, seed: int = 0, voice: str = "en-us", cache: bool = True) -> SpeechCorpus:
     """The offline corpus: ``n`` generated sentences spoken by eSpeak NG (cached in the data dir).
 
@@ -172,20 +195,8 @@ def load_speech_corpus(n: int = 600, seed: int = 0, voice: str = "en-us", cache:
     if cache and path.exists():
         return _load(path)
     spoken = [phonemize(s, voice=voice) for s in sentences]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one small FFT per utterance: one thread is fastest (no thread hand-offs)
-    try:
-        mels = [audio.mel_spectrogram(u.wave) for u in spoken]
-    finally:
-        torch.set_num_threads(threads)
-    vocab = [PAD, UNK, "_"] + sorted({p for u in spoken for p in u.phonemes} - {"_"})
-    corpus = SpeechCorpus(
-        texts=[u.text for u in spoken],
-        phonemes=[encode_phonemes(u.phonemes, vocab) for u in spoken],
-        durations=[torch.tensor(u.durations, dtype=torch.long) for u in spoken],
-        mels=mels,
-        vocab=vocab,
-    )
+    corpus = corpus_from_speech([u.text for u in spoken], [u.phonemes for u in spoken],
+                                [u.durations for u in spoken], [u.wave for u in spoken])
     if cache:
         _save(path, corpus)
     return corpus

@@ -28,10 +28,15 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .. import audio
-from .corpus import PAD, UNK, SpeechCorpus, _cache_path, _load, _save, encode_phonemes
+from .corpus import (
+    SpeechCorpus,
+    _cache_path,
+    _load,
+    _save,
+    corpus_from_speech,
+)
 from .frontend import durations_in_frames
 
 VOICE = "cmn"
@@ -254,20 +259,8 @@ def load_mandarin_corpus(n: int = 240, seed: int = 0, cache: bool = True) -> Spe
     if cache and path.exists():
         return _load(path)
     spoken = [phonemize_mandarin(s) for s in sentences]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one small FFT per utterance: one thread is fastest
-    try:
-        mels = [audio.mel_spectrogram(u.wave) for u in spoken]
-    finally:
-        torch.set_num_threads(threads)
-    vocab = [PAD, UNK, _PAUSE] + sorted({p for u in spoken for p in u.symbols} - {_PAUSE})
-    corpus = SpeechCorpus(
-        texts=[u.text for u in spoken],
-        phonemes=[encode_phonemes(u.symbols, vocab) for u in spoken],
-        durations=[torch.tensor(u.durations, dtype=torch.long) for u in spoken],
-        mels=mels,
-        vocab=vocab,
-    )
+    corpus = corpus_from_speech([u.text for u in spoken], [u.symbols for u in spoken],
+                                [u.durations for u in spoken], [u.wave for u in spoken])
     if cache:
         _save(path, corpus)
     return corpus
