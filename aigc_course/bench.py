@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m aigc_course.bench trainer | notebooks``.
+"""Benchmarks: ``python -m aigc_course.bench trainer | notebooks | report | recipes``.
 
 ``trainer``
     Times the course's :func:`~aigc_course.train.fit` against a hand-written
@@ -17,6 +17,17 @@
     Merges the runs of several seeds (``<tag>.json`` files written by
     ``notebooks --seed N --tag ...``) into one table: wall time and memory from
     the first file, every asserted metric with its value for each seed.
+
+``recipes``
+    Trains, for each lab (``--labs gan vae lstm gpt diffusion``) and seed
+    (``--seeds 0 1 2``), our lab's recipe and the published recipe of the
+    tutorial the lab replaces (``aigc_course.recipes.<lab>.LAB``) on the same
+    data, with the same CPU threads and the same training-time budget (the
+    lab's ``budget_s`` × ``--budget-scale``; evaluations pause the clock).
+    Writes ``<out>/<tag>.json`` (default ``book/results/recipes.json``), a table
+    ``<tag>.md`` (the lab's metric per seed, steps reached, ratio ours/theirs of
+    the mean metric) and ``<tag>.png`` (metric against training time, GAN and
+    LSTM labs). A lab whose module is missing is skipped with a message.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RECIPE_LABS = ("gan", "vae", "lstm", "gpt", "diffusion")  # aigc_course/recipes/<lab>.py
 
 
 # --------------------------------------------------------------------------- trainer
@@ -121,6 +133,11 @@ def _device_name() -> str:
 
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
+    return _cpu_name()
+
+
+def _cpu_name() -> str:
+    """``"<n> CPU cores (<model name>)"``."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -288,7 +305,28 @@ def main(argv=None) -> int:
     m.add_argument("tags", nargs="+", help="result files to merge, the first gives the times")
     m.add_argument("--tag", required=True, help="name of the merged result")
     m.add_argument("--out", default=str(ROOT / "book" / "results"))
+    r = sub.add_parser("recipes", help="our labs' recipes vs the tutorials' at an equal budget")
+    r.add_argument("--labs", nargs="+", choices=RECIPE_LABS, default=list(RECIPE_LABS))
+    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    r.add_argument("--budget-scale", type=float, default=1.0,
+                   help="multiplies every lab's training-time budget (e.g. 0.1 for a quick look)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="torch threads for every recipe (default: every core)")
+    r.add_argument("--tag", default="recipes", help="results file name")
+    r.add_argument("--out", default=str(ROOT / "book" / "results"))
     args = parser.parse_args(argv)
+    if args.what == "recipes":
+        from .recipes import report as recipes_report
+
+        if args.budget_scale <= 0:
+            parser.error(f"--budget-scale must be positive, got {args.budget_scale}")
+        summary = recipes_report.bench_recipes(args.labs, args.seeds, args.budget_scale, args.tag,
+                                               threads=args.threads)
+        if not summary["labs"]:
+            raise SystemExit(f"no lab module found for {' '.join(args.labs)}: nothing to compare")
+        paths = recipes_report.write_recipes_report(summary, Path(args.out))
+        print(f"total {summary['total_seconds']:.1f} s; wrote {', '.join(map(str, paths))}")
+        return 0 if all(not r["error"] for r in summary["runs"]) else 1
     if args.what == "report":
         out = Path(args.out)
         summaries = []
