@@ -89,6 +89,31 @@ def test_evaluations_do_not_change_the_training():
     assert with_curve["metric"] == without["metric"]
 
 
+def test_extras_are_measured_once_at_the_end_outside_the_budget(tmp_path):
+    lab = _lab()
+    calls = []
+
+    def extras(state, data):
+        calls.append(1)
+        time.sleep(EVAL_S)
+        return {"weight_norm": state["model"].weight.norm().item()}
+
+    lab.recipes[0].extras = extras
+    r = run_recipe(lab, lab.recipes[0], seed=0, budget_s=0.2, curve_points=3)
+    assert calls == [1] and set(r["extras"]) == {"weight_norm"}
+    assert r["eval_s"] >= EVAL_S and r["train_s"] < 0.2 + STEP_S + 0.05
+    assert run_recipe(lab, lab.recipes[1], seed=0, budget_s=0.05)["extras"] == {}
+    summary = {"tag": "t", "machine": "m", "python": "3", "torch": "2", "threads": 1,
+               "date": "d", "budget_scale": 1, "seeds": [0], "total_seconds": 1.0,
+               "labs": [{"key": lab.key, "notebook": lab.notebook, "metric": lab.metric,
+                         "lower_is_better": True, "budget_s": 0.2,
+                         "recipes": [{"name": x.name, "source": x.source, "notes": x.notes}
+                                     for x in lab.recipes]}],
+               "runs": [{"lab": lab.key, **r, "error": None}], "skipped": []}
+    table = report.write_recipes_report(summary, tmp_path)[1].read_text()
+    assert f"weight_norm {r['extras']['weight_norm']:.3g}" in table
+
+
 def test_a_bad_budget_or_step_limit_raises():
     lab = _lab()
     for budget in (0, -1.0):

@@ -105,9 +105,10 @@ def test_theirs_samples_in_unit_range_and_leaves_bn_state(data):
     assert torch.equal(bn.running_mean, mean) and state["G"].training
 
 
-def test_report_has_the_extra_numbers(data):
-    recipe = gan.LAB.recipes[1]
+@pytest.mark.parametrize("which", [0, 1])
+def test_extras_are_class_match_and_inception_score(data, which):
+    recipe = gan.LAB.recipes[which]
     state = recipe.setup(data, 0)
-    rep = gan.report(recipe, state, data)
-    assert set(rep) == {"fd", "is", "class_match"} and 1 <= rep["is"] <= 10
-    assert 0 <= rep["class_match"] <= 1
+    extras = recipe.extras(state, data)
+    assert set(extras) == {"class_match", "IS"} and 1 <= extras["IS"] <= 10
+    assert 0 <= extras["class_match"] <= 1

@@ -4,7 +4,9 @@ A :class:`Recipe` is three functions: ``setup(data, seed) -> state`` (models, op
 batch iterators), ``train_step(state)`` (one optimisation step) and ``evaluate(state, data)
 -> float`` (the lab's metric; eval mode, no gradient). :func:`run_recipe` trains a recipe for a
 wall-clock budget — only the training steps count, evaluations pause the clock — and records
-the steps it reached, the final metric and, if asked, the metric along the way.
+the steps it reached, the final metric and, if asked, the metric along the way. A recipe may
+add ``extras(state, data) -> {name: number}``: further measures taken once, at the end (the GAN
+lab's class match, for example), outside the budget like every evaluation.
 
 Evaluations run with their own random numbers (the generators are seeded with the run's seed
 for each evaluation and restored afterwards), so that evaluating along the way neither changes
@@ -32,6 +34,7 @@ class Recipe:
     train_step: Callable[[Any], None]           # one optimisation step on the state
     evaluate: Callable[[Any, Any], float]       # (state, data) -> the lab's metric
     notes: str = ""                             # the hyper-parameters, in one line
+    extras: Callable[[Any, Any], dict] | None = None   # (state, data) -> {name: number}, at the end
 
 
 @dataclass
@@ -69,13 +72,15 @@ def run_recipe(lab: Lab, recipe: Recipe, seed: int, budget_s: float, *, data=Non
                curve_points: int = 0, max_steps: int | None = None) -> dict:
     """Train ``recipe`` for ``budget_s`` seconds of training time; return what it reached.
 
-    Returns ``{"recipe", "seed", "steps", "train_s", "eval_s", "wall_s", "metric", "curve"}``:
+    Returns ``{"recipe", "seed", "steps", "train_s", "eval_s", "wall_s", "metric", "curve",
+    "extras"}``:
     ``train_s`` is the time spent in ``train_step`` (at least ``budget_s``, less than
     ``budget_s`` plus one step), ``eval_s`` the time spent evaluating, ``wall_s`` the whole run
     with setup (and loading the data if ``data`` is not given). ``curve`` lists ``(train
     seconds, metric)`` after the first step past each of ``curve_points`` evenly spaced moments
-    of the budget, then at the end (evaluations are not counted in the budget). ``max_steps``
-    stops earlier (for tests).
+    of the budget, then at the end (evaluations are not counted in the budget). ``extras`` is
+    ``recipe.extras(state, data)`` at the end (``{}`` without one). ``max_steps`` stops earlier
+    (for tests).
     """
     if budget_s <= 0:
         raise ValueError(f"budget_s must be positive, got {budget_s}")
@@ -88,11 +93,11 @@ def run_recipe(lab: Lab, recipe: Recipe, seed: int, budget_s: float, *, data=Non
     marks = [budget_s * (k + 1) / (curve_points + 1) for k in range(curve_points)]
     steps, trained, evaluating, curve = 0, 0.0, 0.0, []
 
-    def evaluate() -> float:
+    def evaluate(measure=lambda: float(recipe.evaluate(state, data))):
         nonlocal evaluating
         start = time.perf_counter()
         with _evaluation_rng(seed):
-            value = float(recipe.evaluate(state, data))
+            value = measure()
         evaluating += time.perf_counter() - start
         return value
 
@@ -110,6 +115,9 @@ def run_recipe(lab: Lab, recipe: Recipe, seed: int, budget_s: float, *, data=Non
     else:
         metric = evaluate()
         curve.append((round(trained, 3), metric))
+    extras = {}
+    if recipe.extras is not None:
+        extras = {k: float(v) for k, v in evaluate(lambda: recipe.extras(state, data)).items()}
     return {"recipe": recipe.name, "seed": seed, "steps": steps, "train_s": round(trained, 3),
             "eval_s": round(evaluating, 3), "wall_s": round(time.perf_counter() - wall_start, 3),
-            "metric": metric, "curve": curve}
+            "metric": metric, "curve": curve, "extras": extras}

@@ -23,8 +23,8 @@ statistics of the 1,000 samples; its running statistics are left untouched), the
 of our EMA generator's re-estimated batch-norm statistics.
 
 Both see the same batches (the package's ``TensorBatches``, reshuffled every epoch exactly as
-``fit`` does) and are measured the same way (:func:`evaluate_fd`). :func:`report` adds the
-Inception-style score and the share of samples classified as the asked digit.
+``fit`` does) and are measured the same way (:func:`_fd`). Their ``extras`` add the share of
+samples classified as the asked digit (class match) and the Inception-style score.
 """
 
 from __future__ import annotations
@@ -236,19 +236,20 @@ def theirs_evaluate(state: dict, data) -> float:
 
 
 # --------------------------------------------------------------------------- extras
-def report(recipe: Recipe, state: dict, data) -> dict:
-    """FD (the lab's metric), Inception-style score and class match of the first draw."""
-    sample = (_ours_sample if recipe.name == "ours" else _theirs_sample)(state)
-    x = sample(EVAL_SAMPLES, state["seed"])
-    probs = digits_probabilities(x, data.classifier)
-    return {"fd": _fd(sample, data, state["seed"]), "is": inception_score(probs),
-            "class_match": accuracy(probs, _labels(EVAL_SAMPLES))}
+def _extras(sample_of):
+    def extras(state: dict, data) -> dict:
+        """Class match (share of the 1,000 samples the classifier reads as the asked digit) and
+        Inception-style score of the first draw; the FD is the metric."""
+        probs = digits_probabilities(sample_of(state)(EVAL_SAMPLES, state["seed"]), data.classifier)
+        return {"class_match": accuracy(probs, _labels(EVAL_SAMPLES)), "IS": inception_score(probs)}
+    return extras
 
 
 OURS_RECIPE = Recipe(
     name="ours",
     source="notebooks/08_gan_lab.ipynb, section 7 (class-conditional DCGAN + R1 + EMA)",
     setup=ours_setup, train_step=ours_train_step, evaluate=ours_evaluate,
+    extras=_extras(_ours_sample),
     notes="conditional DCGAN (DCGenerator latent 32, channels 64; projection DCDiscriminator "
           "channels 64), non-saturating loss + R1 γ=1, EMA 0.99 (BN re-estimated), Adam lr 2e-3 "
           "betas (0, 0.9) for G and D, batch 128, images in [0, 1] (sigmoid)",
@@ -259,6 +260,7 @@ THEIRS_RECIPE = Recipe(
     source="PyTorch tutorial 'DCGAN Tutorial' (pytorch.org/tutorials/beginner/dcgan_faces_tutorial) "
            "after Radford et al. 2016, arXiv:1511.06434",
     setup=theirs_setup, train_step=theirs_train_step, evaluate=theirs_evaluate,
+    extras=_extras(_theirs_sample),
     notes="DCGAN at 8×8 (G: 100 → ConvT 4×4×128 → ConvT 8×8×1, tanh; D: Conv 4×4×64 → Conv+BN "
           "2×2×128 → Conv logit), BN in G and D (not D's input, not G's output), ReLU in G, "
           "LeakyReLU 0.2 in D, N(0, 0.02) init (BN N(1, 0.02), bias 0), no conv biases, BCE with "

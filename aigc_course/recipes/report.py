@@ -84,7 +84,7 @@ def bench_recipes(keys=LABS, seeds=(0, 1, 2), budget_scale: float = 1.0, tag: st
                 except Exception as exc:  # noqa: BLE001 - recorded, the other runs go on
                     result = {"recipe": recipe.name, "seed": seed, "steps": None, "train_s": None,
                               "eval_s": None, "wall_s": None, "metric": None, "curve": [],
-                              "error": f"{type(exc).__name__}: {str(exc)[-300:]}"}
+                              "extras": {}, "error": f"{type(exc).__name__}: {str(exc)[-300:]}"}
                 runs.append({"lab": lab.key, **result})
                 print(_run_line(lab, result), flush=True)
             del data
@@ -109,8 +109,9 @@ def _run_line(lab, r: dict) -> str:
 
 
 def compare(summary: dict) -> list[dict]:
-    """Per lab and recipe: metric and steps for each seed, their mean, and the ratio of our
-    mean metric to this recipe's (``None`` for ours, or where a mean is missing or zero)."""
+    """Per lab and recipe: metric, steps and extras for each seed, the metric's mean, and the
+    ratio of our mean metric to this recipe's (``None`` for ours, or where a mean is missing
+    or zero)."""
     rows = []
     for lab in summary["labs"]:
         names = [r["name"] for r in lab["recipes"]]
@@ -122,8 +123,11 @@ def compare(summary: dict) -> list[dict]:
             metrics = [r["metric"] if r and not r.get("error") else None for r in runs]
             ok = [m for m in metrics if m is not None and math.isfinite(m)]
             means[name] = statistics.fmean(ok) if ok else None
+            extras = sorted({k for r in runs if r for k in r.get("extras") or {}})
             rows.append({"lab": lab["key"], "recipe": name, "ours": name == ours,
                          "metric": metrics, "steps": [r["steps"] if r else None for r in runs],
+                         "extras": {k: [(r.get("extras") or {}).get(k) if r else None
+                                        for r in runs] for k in extras},
                          "mean": means[name],
                          "errors": [r["error"] for r in runs if r and r.get("error")]})
         for row in rows:
@@ -147,6 +151,11 @@ def _values(values, fmt="{:.4g}") -> str:
     return " / ".join(fmt.format(v) if v is not None else "—" for v in values)
 
 
+def _extras(row: dict) -> str:
+    """``"class_match 0.91 / 0.93 / 0.9; IS 8.1 / 8.3 / 8"`` (a measure's value for each seed)."""
+    return "; ".join(f"{k} {_values(v, '{:.3g}')}" for k, v in (row.get("extras") or {}).items())
+
+
 def write_recipes_report(summary: dict, folder: Path) -> tuple[Path, Path, Path]:
     """Write ``<tag>.json``, the Markdown table ``<tag>.md`` and the curves ``<tag>.png``."""
     folder = Path(folder)
@@ -168,8 +177,8 @@ def write_recipes_report(summary: dict, folder: Path) -> tuple[Path, Path, Path]
          "higher is better, above 1."),
         "",
         (f"| lab | recipe | metric | budget (s) | metric, seeds {seeds} | mean | "
-         f"steps reached, seeds {seeds} | ratio ours/theirs |"),
-        "|---|---|---|---:|---:|---:|---:|---:|",
+         f"steps reached, seeds {seeds} | ratio ours/theirs | other measures, seeds {seeds} |"),
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     labs = {lab["key"]: lab for lab in summary["labs"]}
     for row in summary["comparison"]:
@@ -187,7 +196,7 @@ def write_recipes_report(summary: dict, folder: Path) -> tuple[Path, Path, Path]
             f"| {_cell(lab['key'])} (`{_cell(lab['notebook'])}`) | {_cell(row['recipe'])} | "
             f"{_cell(lab['metric'])} ({direction}) | {lab['budget_s']:.3g} | "
             f"{_cell(_values(row['metric']))}{_cell(failed)} | {mean} | "
-            f"{_values(row['steps'], '{}')} | {ratio} |")
+            f"{_values(row['steps'], '{}')} | {ratio} | {_cell(_extras(row)) or '—'} |")
     lines += ["", "**The recipes**", ""]
     for lab in summary["labs"]:
         for r in lab["recipes"]:
