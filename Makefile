@@ -16,11 +16,14 @@ book: setup
 	$(BIN)/python .ci/translations.py build
 	@echo "Open _build/html/index.html (English) or _build/html/zh-CN/index.html (中文) in your browser."
 
+# Two pytest workers (each with its share of the cores, see conftest.py); a notebook's cells stay
+# on one worker (--dist loadfile). JOBS=0 runs everything in this one process.
+JOBS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 lint: setup
-	$(BIN)/ruff check aigc_course tests .ci _ext
+	$(BIN)/ruff check aigc_course tests .ci _ext conftest.py notebooks/conftest.py
 
 clean:
 	rm -rf _build

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from .config import private_tmp
+
 if TYPE_CHECKING:
     from .train import History
 
@@ -73,7 +75,7 @@ def save_checkpoint(folder, model: nn.Module, optimizer=None, scheduler=None, *,
     torch.save(state, snapshot / "trainer.pt")
     pointer = {"format": 2, "snapshot": snapshot.name,
                "sha256": {f: _sha256(snapshot / f) for f in ("model.safetensors", "trainer.pt")}}
-    tmp = folder / (POINTER + ".tmp")
+    tmp = private_tmp(folder / POINTER)
     tmp.write_text(json.dumps(pointer, indent=1))
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())

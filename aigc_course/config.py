@@ -11,6 +11,7 @@ variable           meaning                                     default
 ``AIGC_SEED``      seed for python, numpy, torch (and TF)      ``0``
 ``AIGC_DATA_DIR``  where datasets, caches and weights live     ``~/.cache/aigc_course``
 ``AIGC_DEVICE``    force a device (``cpu``, ``cuda``, ``mps``)  best available
+``AIGC_THREADS``   torch CPU threads                           all cores, at most 8
 =================  ==========================================  ======================
 
 The profile never depends on the hardware: a GPU runs the ``fast`` profile too (faster), and
@@ -142,8 +143,25 @@ def data_dir() -> Path:
     return path
 
 
+def private_tmp(path: Path, suffix: str = ".tmp") -> Path:
+    """A temporary name next to ``path`` that no other process or thread uses, for writing a
+    file and then ``replace``-ing ``path`` with it in one step. Two notebooks (or test workers)
+    filling the same cache at once would otherwise write into one shared ``.tmp`` file and
+    could install a mix of both."""
+    import threading
+
+    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}{suffix}")
+
+
 def set_threads(n: int | None = None) -> int:
-    """Limit torch's CPU threads (default: all cores, at most 8). Returns the number set."""
+    """Limit torch's CPU threads (default: ``AIGC_THREADS``, else all cores, at most 8).
+    Returns the number set. (The tests set ``AIGC_THREADS`` when they run notebooks side by
+    side, so that two kernels do not fight over the same cores.)"""
+    if n is None and os.environ.get("AIGC_THREADS", "").strip():
+        raw = os.environ["AIGC_THREADS"].strip()
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"AIGC_THREADS must be a whole number >= 1, got {raw!r}")
+        n = int(raw)
     n = min(8, os.cpu_count() or 1) if n is None else check_int("threads", n)
     import torch
 

@@ -66,7 +66,7 @@ def record(name: str, value: float, **extra) -> None:
         seed=config.current_seed(),
     )
     data.setdefault("metrics", {})[name] = {"value": value, "time": time.time(), **extra}
-    tmp = path.with_suffix(".tmp")
+    tmp = config.private_tmp(path)
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     tmp.replace(path)
 

@@ -4,9 +4,11 @@ Executing every notebook twice in CI, once for the tests and once for the book, 
 the longest step. So each notebook that passes every cell here is stored, with the outputs
 this run produced, in the book's jupyter-cache (``_build/.jupyter_cache``); a following
 ``jupyter-book build`` finds it there and does not run it again. A notebook that fails, or
-is changed afterwards, is simply executed by the book build.
+is changed afterwards, is simply executed by the book build. ``AIGC_BOOK_CACHE=0`` stores
+nothing (CI's Colab path runs while the Chinese edition is built from the cache).
 """
 
+import contextlib
 import os
 import tempfile
 import time
@@ -15,9 +17,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("AIGC_PROFILE", "fast")
-# Idle OpenMP threads sleep instead of spinning: on a busy machine spinning threads slowed small
-# models 10-100x. Must be set before torch is imported (kernels inherit it).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OMP_WAIT_POLICY and the threads of parallel workers: ../conftest.py
 # Leave matplotlib's backend to the kernel (inline): with MPLBACKEND=Agg the executed notebooks
 # would have no figures, and the book reuses these outputs.
 os.environ.pop("MPLBACKEND", None)
@@ -58,15 +58,39 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if not _runs:
+    if not _runs or os.environ.get("AIGC_BOOK_CACHE", "1") == "0":  # 0: leave the cache alone
         return
     try:
-        import nbformat
         from jupyter_cache import get_cache
-        from jupyter_cache.base import CacheBundleIn
     except ImportError:
         return
-    cache = get_cache(str(Path(session.config.rootpath) / "_build" / ".jupyter_cache"))
+    folder = Path(session.config.rootpath) / "_build" / ".jupyter_cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder.with_name(".jupyter_cache.lock")):  # parallel workers write one cache
+        _store(get_cache(str(folder)))
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on ``path`` (POSIX; elsewhere no lock: run pytest without -n)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _store(cache) -> None:
+    """Store each notebook that passed every cell, with its outputs, in the book's cache."""
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
     for path, run in _runs.items():
         nb = nbformat.read(str(path), as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]

@@ -1,16 +1,13 @@
 """Shared test settings: every test gets its own data and results directories."""
 
 import http.server
-import os
 import threading
 from functools import partial
 
 import matplotlib
 import pytest
 
-# Idle OpenMP threads sleep instead of spinning: on a busy machine spinning threads slowed small
-# models 10-100x. Must be set before torch is imported (kernels inherit it).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OMP_WAIT_POLICY and the threads of parallel workers: ../conftest.py
 
 matplotlib.use("Agg")  # no windows during tests (set here, not via MPLBACKEND, which kernels inherit)
 

@@ -96,6 +96,20 @@ def test_set_threads_rejects_bad_values():
         config.set_threads(0)
 
 
+def test_threads_from_environment(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("AIGC_THREADS", "1")
+        assert config.set_threads() == 1 and torch.get_num_threads() == 1
+        assert config.set_threads(2) == 2  # an explicit number wins
+        for bad in ("0", "two", "-1"):
+            monkeypatch.setenv("AIGC_THREADS", bad)
+            with pytest.raises(ValueError, match="AIGC_THREADS"):
+                config.set_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_setup_prints_and_names_the_notebook(capsys):
     info = ac.setup("unit_test_notebook", seed=3)
     out = capsys.readouterr().out
@@ -309,3 +323,34 @@ def test_plots_draw_and_validate():
     with pytest.raises(ValueError, match="smooth must be an int >= 1, got 0"):
         ac.plot.loss_curves(h, smooth=0)
     plt.close("all")
+
+
+def _record_many(folder: str, worker: int, start, seconds: float) -> None:
+    import os
+
+    os.environ["AIGC_RESULTS_DIR"] = folder
+    results.set_notebook("shared_notebook")
+    start.wait()                          # both processes write at the same time
+    end, k = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        results.record(f"w{worker}", float(k))
+        k += 1
+
+
+def test_two_processes_writing_one_file_do_not_collide(tmp_path):
+    """Two notebooks (or test workers) filling one cache file at once: each writes its own
+    temporary file and swaps it in. With one shared ``<name>.tmp`` a process finds its
+    temporary file already renamed by the other (FileNotFoundError) or swaps in a mix."""
+    import json
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    procs = [ctx.Process(target=_record_many, args=(str(tmp_path), w, start, 1.5)) for w in (0, 1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    json.loads((tmp_path / "shared_notebook.json").read_text())  # a whole file, not a mix
+    assert not list(tmp_path.glob("*.tmp"))

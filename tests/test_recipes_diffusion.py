@@ -106,3 +106,10 @@ def test_warmup_and_horizon_of_theirs(data):
     state = rd.THEIRS.setup(data, 0)
     rd.THEIRS.train_step(state)
     assert state.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4 / 500)
+
+
+def test_extras_measure_the_evaluated_samples(data, quick_eval):
+    state = rd.OURS.setup(data, 0)
+    extras = rd.OURS.extras(state, data)
+    assert set(extras) == {"class_match", "IS", "precision", "recall"}
+    assert all(0 <= extras[k] <= 1 for k in ("class_match", "precision", "recall"))

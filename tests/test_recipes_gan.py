@@ -28,7 +28,7 @@ def test_lab_definition():
     lab = gan.LAB
     assert lab.key == "gan" and lab.notebook == "08_gan_lab" and lab.lower_is_better
     assert 0 < lab.budget_s <= 60
-    assert len(lab.recipes) == 2 and lab.recipes[0].name == "ours"
+    assert len(lab.recipes) == 3 and lab.recipes[0].name == "ours"
     assert all(r.notes and r.source for r in lab.recipes)
 
 
@@ -105,10 +105,32 @@ def test_theirs_samples_in_unit_range_and_leaves_bn_state(data):
     assert torch.equal(bn.running_mean, mean) and state["G"].training
 
 
-@pytest.mark.parametrize("which", [0, 1])
-def test_extras_are_class_match_and_inception_score(data, which):
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_extras_are_class_match_score_precision_recall(data, which):
     recipe = gan.LAB.recipes[which]
     state = recipe.setup(data, 0)
     extras = recipe.extras(state, data)
-    assert set(extras) == {"class_match", "IS"} and 1 <= extras["IS"] <= 10
-    assert 0 <= extras["class_match"] <= 1
+    assert set(extras) == {"class_match", "IS", "precision", "recall"} and 1 <= extras["IS"] <= 10
+    assert all(0 <= extras[k] <= 1 for k in ("class_match", "precision", "recall"))
+
+
+def test_the_ablation_is_the_tutorial_with_our_adam(data):
+    plain, ablation = gan.theirs_setup(data, 0), gan.LAB.recipes[2].setup(data, 0)
+    group = ablation["opt_g"].param_groups[0]
+    assert (group["lr"], group["betas"]) == (gan.OURS["lr"], gan.OURS["betas"]) == (2e-3, (0.0, 0.9))
+    assert plain["opt_g"].param_groups[0]["lr"] == 2e-4
+    assert all(torch.equal(a, b) for a, b in zip(plain["G"].parameters(), ablation["G"].parameters()))
+
+
+def test_digits_extras_see_a_collapse(data):
+    """Real digits: high precision and recall; one digit per class repeated: recall collapses."""
+    from aigc_course.recipes.base import digits_extras
+
+    x, y = data.train_x[:500], data.train_y[:500]
+    real = digits_extras(x, y, data.train_x, data.classifier)
+    firsts = torch.stack([x[y == k][0] for k in range(10)])
+    copies = firsts.repeat_interleave(50, dim=0)
+    collapsed = digits_extras(copies, torch.arange(10).repeat_interleave(50), data.train_x,
+                              data.classifier)
+    assert real["precision"] > 0.9 and real["recall"] > 0.8
+    assert collapsed["class_match"] > 0.9 and collapsed["recall"] < 0.2

@@ -24,11 +24,11 @@ def test_lab_fields():
     lab = lstm.LAB
     assert (lab.key, lab.notebook, lab.lower_is_better) == ("lstm", "06_lstm_text_generation", True)
     assert 0 < lab.budget_s <= 60
-    assert [r.name for r in lab.recipes] == ["ours", "char-rnn"]
+    assert [r.name for r in lab.recipes] == ["ours", "char-rnn", "char-rnn, our Adam"]
     assert all(r.notes and r.source for r in lab.recipes)
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, 1, 2])
 def test_recipe_runs_and_learns(data, index):
     recipe = lstm.LAB.recipes[index]
     out = run_recipe(lstm.LAB, recipe, 0, 60.0, data=data, max_steps=1)
@@ -93,3 +93,11 @@ def test_setup_is_deterministic(data):
     assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
     c = lstm.setup_char_rnn(data, 4)
     assert not all(torch.equal(p, q) for p, q in zip(a.model.parameters(), c.model.parameters()))
+
+
+def test_the_ablation_is_char_rnn_with_our_adam(data):
+    plain, ablation = lstm.setup_char_rnn(data, 0), lstm.LAB.recipes[2].setup(data, 0)
+    assert isinstance(plain.optimizer, torch.optim.RMSprop)
+    assert isinstance(ablation.optimizer, torch.optim.Adam)
+    assert ablation.optimizer.param_groups[0]["lr"] == lstm.OURS["lr"] == 5e-3
+    assert all(torch.equal(a, b) for a, b in zip(plain.model.parameters(), ablation.model.parameters()))

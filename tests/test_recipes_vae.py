@@ -23,7 +23,7 @@ def _params(state):
 def test_lab_definition():
     assert R.LAB.key == "vae" and R.LAB.notebook == "09_vae_lab" and R.LAB.lower_is_better
     assert 0 < R.LAB.budget_s <= 60
-    assert R.LAB.recipes[0].name == "ours" and len(R.LAB.recipes) == 2
+    assert R.LAB.recipes[0].name == "ours" and len(R.LAB.recipes) == 3
     assert all(r.notes and r.source for r in R.LAB.recipes)
 
 
@@ -90,3 +90,13 @@ def test_ours_is_the_labs_fit_step_for_step(data):
     for _ in range(12):                                  # crosses the epoch boundary (10 batches)
         R._train_step(state)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), state["model"].parameters()))
+
+
+def test_extras_are_the_elbo_parts_and_the_ablation_is_the_latent(data):
+    ours, theirs, ablation = R.LAB.recipes
+    state = ablation.setup(data, 0)
+    assert isinstance(state["model"], R.KerasIOConvVAE) and state["model"].latent_dim == 8
+    assert theirs.setup(data, 0)["model"].latent_dim == 2
+    extras = ablation.extras(state, data)
+    assert set(extras) == {"recon", "KL"} and extras["KL"] >= 0
+    assert extras["recon"] + extras["KL"] == pytest.approx(ablation.evaluate(state, data))

@@ -76,7 +76,7 @@ def fetch(remote: Remote, folder: str | Path | None = None, progress: bool = Tru
         return target
     try:
         if remote.url.startswith("file://"):
-            tmp = target.with_name(target.name + ".part")
+            tmp = config.private_tmp(target, ".part")
             _file_url(remote.url, tmp)
             got = pooch.file_hash(str(tmp))
             if got != remote.sha256:

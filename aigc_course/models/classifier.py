@@ -77,7 +77,7 @@ def digits_classifier(device=None, retrain: bool = False) -> DigitsCNN:
     from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
-    from ..config import data_dir, get_device
+    from ..config import data_dir, get_device, private_tmp
     from ..validation import check_bool
 
     check_bool("retrain", retrain)
@@ -93,7 +93,7 @@ def digits_classifier(device=None, retrain: bool = False) -> DigitsCNN:
             print(f"cached classifier at {path} could not be loaded ({err}); retraining")
     model, _ = train_digits_classifier(device="cpu")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = private_tmp(path)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     tmp.replace(path)
     return model.to(device).eval()

@@ -121,3 +121,25 @@ def run_recipe(lab: Lab, recipe: Recipe, seed: int, budget_s: float, *, data=Non
     return {"recipe": recipe.name, "seed": seed, "steps": steps, "train_s": round(trained, 3),
             "eval_s": round(evaluating, 3), "wall_s": round(time.perf_counter() - wall_start, 3),
             "metric": metric, "curve": curve, "extras": extras}
+
+
+def digits_extras(images: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor,
+                  classifier) -> dict:
+    """The image labs' extras for samples ``images [N, 1, 8, 8]`` asked for digits ``labels [N]``:
+    class match (share the classifier reads as the asked digit), Inception-style score, and the
+    k-NN precision (quality) and recall (diversity) against ``reference`` in the classifier's
+    features. A generator that draws a few good digits per class has a high class match and
+    score but a low recall."""
+    from ..metrics import (
+        accuracy,
+        digits_features,
+        digits_probabilities,
+        inception_score,
+        precision_recall,
+    )
+
+    probs = digits_probabilities(images, classifier)
+    precision, recall = precision_recall(digits_features(reference, classifier),
+                                         digits_features(images, classifier))
+    return {"class_match": accuracy(probs, labels), "IS": inception_score(probs),
+            "precision": precision, "recall": recall}

@@ -54,7 +54,7 @@ import torch
 
 from ..models.diffusion import Denoiser, NoiseSchedule, ddim_sample, diffusion_step
 from ..train import TensorBatches, to_device
-from .base import Lab, Recipe
+from .base import Lab, Recipe, digits_extras
 
 __all__ = ["LAB", "N_SAMPLES", "OURS", "SAMPLE_STEPS", "THEIRS"]
 
@@ -122,13 +122,23 @@ def _train_step(state: _State) -> None:
         state.scheduler.step()
 
 
-def _evaluate(state: _State, data) -> float:
-    from ..metrics import digits_frechet_distance
-
+def _samples(state: _State) -> tuple[torch.Tensor, torch.Tensor]:
+    """``N_SAMPLES`` DDIM samples, 100 per digit, from the run's seed; and their labels."""
     labels = torch.arange(10).repeat_interleave(N_SAMPLES // 10)
     samples = ddim_sample(state.model, state.schedule, labels, steps=SAMPLE_STEPS,
                           generator=torch.Generator().manual_seed(state.seed))
-    return digits_frechet_distance(samples, data.reference, data.classifier)
+    return samples, labels
+
+
+def _evaluate(state: _State, data) -> float:
+    from ..metrics import digits_frechet_distance
+
+    return digits_frechet_distance(_samples(state)[0], data.reference, data.classifier)
+
+
+def _extras(state: _State, data) -> dict:
+    """Class match, Inception-style score, precision and recall of the same samples."""
+    return digits_extras(*_samples(state), data.reference, data.classifier)
 
 
 def _setup_ours(data, seed: int) -> _State:
@@ -166,7 +176,7 @@ def _setup_theirs(data, seed: int) -> _State:
 OURS = Recipe(
     name="ours",
     source="notebooks/10_diffusion_lab.ipynb, section 4 (fast profile)",
-    setup=_setup_ours, train_step=_train_step, evaluate=_evaluate,
+    setup=_setup_ours, train_step=_train_step, evaluate=_evaluate, extras=_extras,
     notes="Denoiser 48 ch × 3 blocks (class-conditional); cosine schedule, T=200; noise MSE, "
           "10% label dropout, grad clip 1; Adam lr 2e-3 (0.9, 0.999), cosine annealing over 120 "
           "epochs (per epoch); batch 128; FD of 1,000 DDIM-20 samples",
@@ -175,7 +185,7 @@ THEIRS = Recipe(
     name="diffusers train_unconditional",
     source="huggingface/diffusers examples/unconditional_image_generation/"
            "train_unconditional.py (argparse defaults), through aigc_course.models.unet",
-    setup=_setup_theirs, train_step=_train_step, evaluate=_evaluate,
+    setup=_setup_theirs, train_step=_train_step, evaluate=_evaluate, extras=_extras,
     notes="UNet2DModel scaled to 8x8: (32, 64) channels, 1 res block per level, attention at "
           "4x4, class embedding as ours; linear schedule 1e-4..0.02, T=1000; noise MSE, 10% "
           "label dropout, grad clip 1; AdamW lr 1e-4 (0.95, 0.999), wd 1e-6, eps 1e-8, cosine "

@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import statistics
+import textwrap
 import time
 from pathlib import Path
 
@@ -220,7 +221,7 @@ def plot_curves(summary: dict, path: Path, keys=PLOT_LABS) -> Path:
     import matplotlib.pyplot as plt
 
     labs = [lab for lab in summary["labs"] if lab["key"] in keys] or summary["labs"]
-    fig, axes = plt.subplots(1, max(1, len(labs)), figsize=(5.2 * max(1, len(labs)), 3.8),
+    fig, axes = plt.subplots(1, max(1, len(labs)), figsize=(5.4 * max(1, len(labs)), 4.0),
                              squeeze=False)
     for ax, lab in zip(axes[0], labs):
         values = []
@@ -246,7 +247,7 @@ def plot_curves(summary: dict, path: Path, keys=PLOT_LABS) -> Path:
             ax.set_yscale("log")
         direction = "lower is better" if lab["lower_is_better"] else "higher is better"
         ax.set_xlabel("training time (s)")
-        ax.set_ylabel(f"{lab['metric']} ({direction})", fontsize=8)
+        ax.set_ylabel(textwrap.fill(f"{lab['metric']} ({direction})", 42), fontsize=8)
         ax.set_title(f"{lab['key']} ({lab['notebook']})", fontsize=9)
         ax.legend(fontsize=7)
     fig.suptitle(f"equal budget · {summary['machine']} · {summary['threads']} threads",

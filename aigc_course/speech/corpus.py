@@ -140,7 +140,7 @@ def _cache_path(name: str, params: dict) -> Path:
 
 
 def _save(path: Path, corpus: SpeechCorpus) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = config.private_tmp(path, ".tmp.npz")  # np.savez adds .npz to any other name
     np.savez(tmp, texts=np.array(corpus.texts), vocab=np.array(corpus.vocab),
              phonemes=torch.cat(corpus.phonemes).numpy(), durations=torch.cat(corpus.durations).numpy(),
              n_phonemes=np.array([len(p) for p in corpus.phonemes]),

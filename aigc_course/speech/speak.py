@@ -64,7 +64,7 @@ def save_tts(model, vocab: list, path=None) -> Path:
     path = Path(path) if path is not None else default_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = config.private_tmp(path)
     save_file(weights, str(tmp), metadata={"config": json.dumps(model.config), "vocab": json.dumps(vocab)})
     tmp.replace(path)
     _session["model"] = (model, list(vocab))
