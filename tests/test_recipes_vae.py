@@ -93,7 +93,7 @@ def test_ours_is_the_labs_fit_step_for_step(data):
 
 
 def test_extras_are_the_elbo_parts_and_the_ablation_is_the_latent(data):
-    ours, theirs, ablation = R.LAB.recipes
+    _, theirs, ablation = R.LAB.recipes
     state = ablation.setup(data, 0)
     assert isinstance(state["model"], R.KerasIOConvVAE) and state["model"].latent_dim == 8
     assert theirs.setup(data, 0)["model"].latent_dim == 2
