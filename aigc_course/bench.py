@@ -27,7 +27,8 @@
     Writes ``<out>/<tag>.json`` (default ``book/results/recipes.json``), a table
     ``<tag>.md`` (the lab's metric per seed, steps reached, ratio ours/theirs of
     the mean metric) and ``<tag>.png`` (metric against training time, GAN and
-    LSTM labs). A lab whose module is missing is skipped with a message.
+    LSTM labs). A lab whose module is missing is skipped with a message. ``--merge A.json
+    B.json`` runs nothing and merges earlier results (a lab re-measured in B replaces A's).
 """
 
 from __future__ import annotations
@@ -313,11 +314,20 @@ def main(argv=None) -> int:
     r.add_argument("--threads", type=int, default=None,
                    help="torch threads for every recipe (default: every core)")
     r.add_argument("--tag", default="recipes", help="results file name")
+    r.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                   help="run nothing: merge these result files (a lab in a later one replaces "
+                        "the same lab in an earlier one) into <tag>.json/.md/.png")
     r.add_argument("--out", default=str(ROOT / "book" / "results"))
     args = parser.parse_args(argv)
     if args.what == "recipes":
         from .recipes import report as recipes_report
 
+        if args.merge:
+            summary = recipes_report.merge_recipes(
+                [json.loads(Path(f).read_text()) for f in args.merge], args.tag)
+            paths = recipes_report.write_recipes_report(summary, Path(args.out))
+            print(f"merged {len(args.merge)} runs; wrote {', '.join(map(str, paths))}")
+            return 0
         if args.budget_scale <= 0:
             parser.error(f"--budget-scale must be positive, got {args.budget_scale}")
         summary = recipes_report.bench_recipes(args.labs, args.seeds, args.budget_scale, args.tag,

@@ -139,6 +139,7 @@ def test_recipes_command_writes_json_md_and_png(tmp_path, monkeypatch, capsys):
     assert summary["threads"] == torch.get_num_threads() and summary["budget_scale"] == 2
     assert {"machine", "torch", "date", "total_seconds"} <= summary.keys()
     assert len(summary["runs"]) == 12
+    assert all(r["steal"] is None or 0 <= r["steal"] <= 1 for r in summary["runs"])
     for run in summary["runs"]:
         assert 0.1 <= run["train_s"] < 0.1 + STEP_S + 0.05   # budget 0.05 s × scale 2
         # a point after each of the 8 marks (a step longer than their spacing passes several
@@ -158,6 +159,26 @@ def test_recipes_command_writes_json_md_and_png(tmp_path, monkeypatch, capsys):
     assert " / ".join(f"{v:.4g}" for v in gan[1]["metric"]) in row  # every seed's metric
     assert " / ".join(str(s) for s in gan[1]["steps"]) in row       # and steps reached
     assert (tmp_path / "t.png").stat().st_size > 5000
+
+
+def test_merge_keeps_each_lab_from_its_latest_run(tmp_path, monkeypatch, capsys):
+    labs = {"gan": _lab("gan", budget_s=0.05), "lstm": _lab("lstm", budget_s=0.05)}
+    monkeypatch.setattr(report, "load_lab", lambda key: labs.get(key))
+    common = ["--seeds", "0", "--out", str(tmp_path)]
+    assert bench.main(["recipes", "--labs", "gan", "lstm", "--tag", "a", *common]) == 0
+    assert bench.main(["recipes", "--labs", "lstm", "--tag", "b", *common]) == 0
+    a, b = (json.loads((tmp_path / f"{t}.json").read_text()) for t in "ab")
+    assert bench.main(["recipes", "--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                       "--tag", "m", "--out", str(tmp_path)]) == 0
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert [lab["key"] for lab in m["labs"]] == ["gan", "lstm"] and m["merged_from"] == ["a", "b"]
+    assert [r for r in m["runs"] if r["lab"] == "gan"] == [r for r in a["runs"] if r["lab"] == "gan"]
+    assert [r for r in m["runs"] if r["lab"] == "lstm"] == b["runs"]   # b re-measured lstm
+    assert m["total_seconds"] == pytest.approx(a["labs"][0]["seconds"] + b["labs"][0]["seconds"], abs=0.11)
+    assert "gan " + a["labs"][0]["date"] in (tmp_path / "m.md").read_text()
+    b["threads"] += 1
+    with pytest.raises(ValueError, match="threads"):
+        report.merge_recipes([a, b])
 
 
 def test_recipes_command_skips_missing_labs(tmp_path, monkeypatch, capsys):

@@ -73,10 +73,12 @@ def bench_recipes(keys=LABS, seeds=(0, 1, 2), budget_scale: float = 1.0, tag: st
                      "lower_is_better": lab.lower_is_better, "budget_s": budget,
                      "recipes": [{"name": r.name, "source": r.source, "notes": r.notes}
                                  for r in lab.recipes]})
+        lab_start = time.perf_counter()
         for i, seed in enumerate(seeds):
             data = lab.load_data(seed)
             order = lab.recipes if i % 2 == 0 else lab.recipes[::-1]
             for recipe in order:
+                ticks = _cpu_times()
                 try:
                     result = run_recipe(lab, recipe, seed, budget, data=data,
                                         curve_points=curve_points if lab.key in PLOT_LABS else 0,
@@ -86,19 +88,67 @@ def bench_recipes(keys=LABS, seeds=(0, 1, 2), budget_scale: float = 1.0, tag: st
                     result = {"recipe": recipe.name, "seed": seed, "steps": None, "train_s": None,
                               "eval_s": None, "wall_s": None, "metric": None, "curve": [],
                               "extras": {}, "error": f"{type(exc).__name__}: {str(exc)[-300:]}"}
+                result["steal"] = _steal_share(ticks, _cpu_times())
                 runs.append({"lab": lab.key, **result})
                 print(_run_line(lab, result), flush=True)
             del data
+        labs[-1].update(seconds=round(time.perf_counter() - lab_start, 1), date=_now())
     summary = {
         "tag": tag, "machine": _cpu_name(), "python": platform.python_version(),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "budget_scale": budget_scale,
+        "date": _now(), "budget_scale": budget_scale,
         "seeds": list(seeds), "curve_points": curve_points, "max_steps": max_steps,
         "labs": labs, "skipped": skipped, "runs": runs,
         "total_seconds": round(time.perf_counter() - start, 1),
     }
     summary["comparison"] = compare(summary)
     return summary
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(steal, total) CPU ticks since boot from ``/proc/stat`` (Linux), else ``None``. *Steal* is
+    time the hypervisor gave to other virtual machines: a share above a few per cent means the
+    machine was not idle, and the steps reached are not comparable between runs."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+def _steal_share(before, after) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 4)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def merge_recipes(summaries: list[dict], tag: str = "recipes") -> dict:
+    """One summary from several runs of ``bench recipes`` on the same machine and settings: each
+    lab from the last summary that has it (a lab re-measured later replaces the earlier run).
+    ``total_seconds`` is the sum of the kept labs' times; each lab keeps its own ``date``."""
+    same = ("machine", "threads", "budget_scale", "seeds", "torch")
+    for s in summaries[1:]:
+        differ = [k for k in same if s.get(k) != summaries[0].get(k)]
+        if differ:
+            raise ValueError(f"cannot merge runs that differ in {', '.join(differ)}")
+    chosen = {}
+    for s in summaries:
+        for lab in s["labs"]:
+            chosen[lab["key"]] = (lab, s)
+    keys = [k for k in LABS if k in chosen] + [k for k in chosen if k not in LABS]
+    labs = [chosen[k][0] for k in keys]
+    runs = [r for k in keys for r in chosen[k][1]["runs"] if r["lab"] == k]
+    merged = {**summaries[-1], "tag": tag, "labs": labs, "runs": runs, "skipped": [],
+              "date": "; ".join(dict.fromkeys(lab.get("date", chosen[lab["key"]][1]["date"])
+                                              for lab in labs)),
+              "total_seconds": round(sum(lab.get("seconds", 0.0) for lab in labs), 1),
+              "merged_from": [s["tag"] for s in summaries]}
+    merged["comparison"] = compare(merged)
+    return merged
 
 
 def _run_line(lab, r: dict) -> str:
@@ -166,9 +216,13 @@ def write_recipes_report(summary: dict, folder: Path) -> tuple[Path, Path, Path]
     json_path = folder / f"{tag}.json"
     json_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     seeds = " / ".join(map(str, summary["seeds"]))
+    if summary.get("merged_from"):
+        measured = "; ".join(f"{lab['key']} {lab.get('date', '?')}" for lab in summary["labs"])
+    else:
+        measured = summary["date"]
     lines = [
         (f"**Machine:** {summary['machine']} · {summary['threads']} torch threads · Python "
-         f"{summary['python']} · torch {summary['torch']} · measured {summary['date']} · budget "
+         f"{summary['python']} · torch {summary['torch']} · measured {measured} · budget "
          f"scale {summary['budget_scale']:g} · total {summary['total_seconds'] / 60:.1f} min · "
          f"seeds {seeds}"),
         "",
@@ -198,6 +252,12 @@ def write_recipes_report(summary: dict, folder: Path) -> tuple[Path, Path, Path]
             f"{_cell(lab['metric'])} ({direction}) | {lab['budget_s']:.3g} | "
             f"{_cell(_values(row['metric']))}{_cell(failed)} | {mean} | "
             f"{_values(row['steps'], '{}')} | {ratio} | {_cell(_extras(row)) or '—'} |")
+    steal = [r["steal"] for r in summary["runs"] if r.get("steal") is not None]
+    if steal:
+        lines += ["", (f"CPU time taken by other virtual machines (steal) during a run: at most "
+                       f"{max(steal):.1%}, mean {statistics.fmean(steal):.1%}"
+                       + (" — **the machine was not idle: compare steps with care**"
+                          if max(steal) > 0.05 else "") + ".")]
     lines += ["", "**The recipes**", ""]
     for lab in summary["labs"]:
         for r in lab["recipes"]:
