@@ -111,7 +111,7 @@ def test_extras_are_measured_once_at_the_end_outside_the_budget(tmp_path):
                                      for x in lab.recipes]}],
                "runs": [{"lab": lab.key, **r, "error": None}], "skipped": []}
     table = report.write_recipes_report(summary, tmp_path)[1].read_text()
-    assert f"weight_norm {r['extras']['weight_norm']:.3g}" in table
+    assert f"weight norm {r['extras']['weight_norm']:.3g}" in table
 
 
 def test_a_bad_budget_or_step_limit_raises():
@@ -154,7 +154,9 @@ def test_recipes_command_writes_json_md_and_png(tmp_path, monkeypatch, capsys):
     md = (tmp_path / "t.md").read_text()
     assert "lower is better" in md and "seeds 0 / 1 / 2" in md
     assert "theirs \\| v2" in md and "MSE \\|y − ŷ\\|²" in md  # '|' escaped in the table
-    row = next(line for line in md.splitlines() if line.startswith("| gan") and "v2" in line)
+    assert "**gan** (`00_toy_lab`) · MSE \\|y − ŷ\\|² (lower is better) · budget 0.1 s" in md
+    gan_table = md[md.index("**gan**"):md.index("**lstm**")]
+    row = next(line for line in gan_table.splitlines() if line.startswith("| theirs"))
     assert f"{gan[1]['ratio']:.3g} (ours better)" in row
     assert " / ".join(f"{v:.4g}" for v in gan[1]["metric"]) in row  # every seed's metric
     assert " / ".join(str(s) for s in gan[1]["steps"]) in row       # and steps reached

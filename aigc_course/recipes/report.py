@@ -203,12 +203,15 @@ def _values(values, fmt="{:.4g}") -> str:
 
 
 def _extras(row: dict) -> str:
-    """``"class_match 0.91 / 0.93 / 0.9; IS 8.1 / 8.3 / 8"`` (a measure's value for each seed)."""
-    return "; ".join(f"{k} {_values(v, '{:.3g}')}" for k, v in (row.get("extras") or {}).items())
+    """``"class match 0.91 / 0.93 / 0.9<br>IS 8.1 / 8.3 / 8"`` (each measure's value for each
+    seed, one measure per line of the table cell)."""
+    return "<br>".join(f"{k.replace('_', ' ')} {_values(v, '{:.3g}')}"
+                       for k, v in (row.get("extras") or {}).items())
 
 
 def write_recipes_report(summary: dict, folder: Path) -> tuple[Path, Path, Path]:
-    """Write ``<tag>.json``, the Markdown table ``<tag>.md`` and the curves ``<tag>.png``."""
+    """Write ``<tag>.json``, the Markdown tables ``<tag>.md`` (one per lab) and the curves
+    ``<tag>.png``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     summary = {**summary, "comparison": summary.get("comparison") or compare(summary)}
@@ -230,28 +233,31 @@ def write_recipes_report(summary: dict, folder: Path) -> tuple[Path, Path, Path]
          "time (evaluations pause the clock). *ratio* = mean metric of ours ÷ mean metric of "
          "that recipe: where lower is better, a ratio below 1 means ours is better; where "
          "higher is better, above 1."),
-        "",
-        (f"| lab | recipe | metric | budget (s) | metric, seeds {seeds} | mean | "
-         f"steps reached, seeds {seeds} | ratio ours/theirs | other measures, seeds {seeds} |"),
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    labs = {lab["key"]: lab for lab in summary["labs"]}
-    for row in summary["comparison"]:
-        lab = labs[row["lab"]]
+    for lab in summary["labs"]:      # one small table per lab, under a line naming its metric
         direction = "lower is better" if lab["lower_is_better"] else "higher is better"
-        if row["ours"]:
-            ratio = "—"
-        elif row.get("ratio") is None:
-            ratio = "n/a"
-        else:
-            ratio = f"{row['ratio']:.3g} ({'ours' if row['ours_better'] else 'theirs'} better)"
-        mean = f"{row['mean']:.4g}" if row["mean"] is not None else "—"
-        failed = f" **failed**: {row['errors'][0][:120]}" if row["errors"] else ""
-        lines.append(
-            f"| {_cell(lab['key'])} (`{_cell(lab['notebook'])}`) | {_cell(row['recipe'])} | "
-            f"{_cell(lab['metric'])} ({direction}) | {lab['budget_s']:.3g} | "
-            f"{_cell(_values(row['metric']))}{_cell(failed)} | {mean} | "
-            f"{_values(row['steps'], '{}')} | {ratio} | {_cell(_extras(row)) or '—'} |")
+        lines += [
+            "",
+            (f"**{_cell(lab['key'])}** (`{_cell(lab['notebook'])}`) · {_cell(lab['metric'])} "
+             f"({direction}) · budget {lab['budget_s']:.3g} s"),
+            "",
+            (f"| recipe | metric, seeds {seeds} | mean | steps reached, seeds {seeds} | "
+             f"ratio ours/theirs | other measures, seeds {seeds} |"),
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for row in (r for r in summary["comparison"] if r["lab"] == lab["key"]):
+            if row["ours"]:
+                ratio = "—"
+            elif row.get("ratio") is None:
+                ratio = "n/a"
+            else:
+                ratio = f"{row['ratio']:.3g} ({'ours' if row['ours_better'] else 'theirs'} better)"
+            mean = f"{row['mean']:.4g}" if row["mean"] is not None else "—"
+            failed = f" **failed**: {row['errors'][0][:120]}" if row["errors"] else ""
+            lines.append(
+                f"| {_cell(row['recipe'])} | {_cell(_values(row['metric']))}{_cell(failed)} | "
+                f"{mean} | {_values(row['steps'], '{}')} | {ratio} | "
+                f"{_cell(_extras(row)) or '—'} |")
     steal = [r["steal"] for r in summary["runs"] if r.get("steal") is not None]
     if steal:
         lines += ["", (f"CPU time taken by other virtual machines (steal) during a run: at most "
