@@ -287,9 +287,9 @@ def plot_curves(summary: dict, path: Path, keys=PLOT_LABS) -> Path:
     import matplotlib.pyplot as plt
 
     labs = [lab for lab in summary["labs"] if lab["key"] in keys] or summary["labs"]
-    fig, axes = plt.subplots(1, max(1, len(labs)), figsize=(5.4 * max(1, len(labs)), 4.0),
-                             squeeze=False)
-    for ax, lab in zip(axes[0], labs):
+    rows = max(1, len(labs))     # one panel per lab, stacked: readable on a phone too
+    fig, axes = plt.subplots(rows, 1, figsize=(6.4, 3.4 * rows), squeeze=False)
+    for ax, lab in zip(axes[:, 0], labs):
         values = []
         for c, recipe in enumerate(r["name"] for r in lab["recipes"]):
             color = f"C{c}"
@@ -313,11 +313,11 @@ def plot_curves(summary: dict, path: Path, keys=PLOT_LABS) -> Path:
             ax.set_yscale("log")
         direction = "lower is better" if lab["lower_is_better"] else "higher is better"
         ax.set_xlabel("training time (s)")
-        ax.set_ylabel(textwrap.fill(f"{lab['metric']} ({direction})", 42), fontsize=8)
-        ax.set_title(f"{lab['key']} ({lab['notebook']})", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.set_ylabel(textwrap.fill(f"{lab['metric']} ({direction})", 36), fontsize=9)
+        ax.set_title(f"{lab['key']} ({lab['notebook']})", fontsize=10)
+        ax.legend(fontsize=8)
     fig.suptitle(f"equal budget · {summary['machine']} · {summary['threads']} threads",
-                 fontsize=8)
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
