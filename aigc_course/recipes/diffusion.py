@@ -53,7 +53,7 @@ from types import SimpleNamespace
 import torch
 
 from ..models.diffusion import Denoiser, NoiseSchedule, ddim_sample, diffusion_step
-from ..train import TensorBatches, to_device
+from ..train import TensorBatches, _seed_loader_for_epoch, to_device
 from .base import Lab, Recipe, digits_extras
 
 __all__ = ["LAB", "N_SAMPLES", "OURS", "SAMPLE_STEPS", "THEIRS"]
@@ -102,7 +102,7 @@ def _next_batch(state: _State):
     """The next batch, epoch after epoch, shuffled as ``fit(seed=...)`` shuffles them."""
     while True:
         if state.it is None:
-            state.batches.generator.manual_seed(state.seed * 100_003 + state.epoch - 1)
+            _seed_loader_for_epoch(state.batches, state.seed, state.epoch)
             state.it = iter(state.batches)
         batch = next(state.it, None)
         if batch is not None:

@@ -43,7 +43,7 @@ from .. import data as _data
 from ..metrics import digits_frechet_distance
 from ..models.classifier import digits_classifier
 from ..models.gan import GAN, DCDiscriminator, DCGenerator, gan_step, make_optimizers
-from ..train import TensorBatches
+from ..train import TensorBatches, _seed_loader_for_epoch
 from .base import Lab, Recipe, digits_extras
 
 BATCH_SIZE = 128          # both recipes (the lab's and the tutorial's batch size)
@@ -75,7 +75,7 @@ def _batches(data, seed: int):
     loader = TensorBatches((data.train_x, data.train_y), batch_size=BATCH_SIZE, shuffle=True)
     epoch = 1
     while True:
-        loader.generator.manual_seed(seed * 100_003 + epoch - 1)   # fit's per-epoch seeding
+        _seed_loader_for_epoch(loader, seed, epoch)   # fit's per-epoch seeding
         yield from loader
         epoch += 1
 

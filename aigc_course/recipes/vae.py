@@ -42,7 +42,7 @@ from torch import nn
 
 from ..data import load_digits
 from ..models.vae import _VAE, MLPVAE, evaluate_elbo, vae_step
-from ..train import make_loader
+from ..train import _seed_loader_for_epoch, make_loader
 from .base import Lab, Recipe
 
 BATCH_SIZE = 128     # both recipes
@@ -91,7 +91,7 @@ def _batches(state):
         return next(state["batches"])
     except StopIteration:
         state["epoch"] += 1
-        state["loader"].generator.manual_seed(state["seed"] * 100_003 + state["epoch"] - 1)
+        _seed_loader_for_epoch(state["loader"], state["seed"], state["epoch"])
         state["batches"] = iter(state["loader"])
         state["on_epoch"](state)
         return next(state["batches"])
